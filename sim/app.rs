@@ -1,0 +1,153 @@
+//! The logical application: components, request classes with their call trees, and the deployment that
+//! maps components onto services (monolith, microservices or explicit groups).
+
+use crate::dist::Distribution;
+use crate::policy::balancer::BalancerKind;
+use crate::time::SimDuration;
+use serde::Serialize;
+
+/// One component of the application (a unit of code: frontend, cart, payment…).
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentSpec {
+    /// Unique name.
+    pub name: String,
+    /// Cpu reserved by one replica, in millicores.
+    pub cpu_millis: u64,
+    /// Memory reserved by one replica, in bytes.
+    pub memory_bytes: u64,
+    /// Container image size, in bytes.
+    pub image_bytes: u64,
+    /// Concurrent requests one replica serves (its worker threads).
+    pub workers: u32,
+    /// Requests that may wait for a worker; one more is rejected.
+    pub queue_limit: u32,
+    /// The time one call spends on a worker of this component (its own work, calls excluded).
+    pub service_time: Distribution,
+    /// True when the component releases its worker while it waits for downstream calls.
+    pub non_blocking: bool,
+    /// Replicas when this component is deployed as its own service, if set.
+    pub replicas: Option<u32>,
+}
+
+/// A node of a call tree: a call to a component and what that component calls in turn.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallNode {
+    /// Index of the called component.
+    pub component: usize,
+    /// Probability that the call is made at all (1 for mandatory calls).
+    pub probability: f64,
+    /// Steps run one after another; the calls of one step run in parallel.
+    pub steps: Vec<Vec<usize>>,
+}
+
+/// A flattened call tree; node 0 is the entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallTree {
+    /// All nodes, parents before children.
+    pub nodes: Vec<CallNode>,
+}
+
+impl CallTree {
+    /// True when some path in the tree calls `component`.
+    pub fn touches(&self, component: usize) -> bool {
+        self.nodes.iter().any(|node| node.component == component)
+    }
+}
+
+/// A service-level objective of a request class.
+#[derive(Debug, Clone, Serialize)]
+pub struct Slo {
+    /// Latency target.
+    pub latency: SimDuration,
+    /// Percentile the target applies to, in (0, 100).
+    pub percentile: f64,
+    /// Share of requests that must succeed, in (0, 1].
+    pub availability: f64,
+}
+
+/// A kind of user request: how often it comes and what it calls.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassSpec {
+    /// Unique name.
+    pub name: String,
+    /// Share of all arrivals.
+    pub share: f64,
+    /// The call tree; node 0 calls the entry component.
+    pub tree: CallTree,
+    /// The objective this class is judged by.
+    pub slo: Slo,
+}
+
+/// How components map onto deployable services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentMode {
+    /// All components in one service; calls between them are in-process.
+    Monolith,
+    /// One service per component; every call crosses the network.
+    Microservices,
+    /// Explicit groups of components, one service per group.
+    Groups,
+}
+
+impl DeploymentMode {
+    /// Every valid name, for messages.
+    pub const NAMES: [&'static str; 3] = ["monolith", "microservices", "groups"];
+
+    /// Resolves a name from a scenario file.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "monolith" => Some(DeploymentMode::Monolith),
+            "microservices" => Some(DeploymentMode::Microservices),
+            "groups" => Some(DeploymentMode::Groups),
+            _ => None,
+        }
+    }
+}
+
+/// One deployable service: the components it holds and how each replica is sized.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceSpec {
+    /// Unique name.
+    pub name: String,
+    /// Indices of the components it holds.
+    pub components: Vec<usize>,
+    /// Replicas.
+    pub replicas: u32,
+    /// Workers per replica.
+    pub workers: u32,
+    /// Queue limit per replica.
+    pub queue_limit: u32,
+    /// Cpu per replica, in millicores.
+    pub cpu_millis: u64,
+    /// Memory per replica, in bytes.
+    pub memory_bytes: u64,
+    /// Image size, in bytes.
+    pub image_bytes: u64,
+    /// How calls to this service choose a replica.
+    pub balancer: BalancerKind,
+}
+
+/// The application: components, request classes and their deployment.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppSpec {
+    /// Components, in file order.
+    pub components: Vec<ComponentSpec>,
+    /// Request classes, in file order.
+    pub classes: Vec<ClassSpec>,
+    /// The deployment mode.
+    pub mode: DeploymentMode,
+    /// Network latency added each way to every call between different services.
+    pub hop_latency: SimDuration,
+    /// Deployed services.
+    pub services: Vec<ServiceSpec>,
+    /// For each component, the index of the service that holds it.
+    pub service_of_component: Vec<usize>,
+}
+
+impl AppSpec {
+    /// True when a call from `caller` to `callee` crosses the network.
+    pub fn is_remote(&self, caller: usize, callee: usize) -> bool {
+        self.service_of_component[caller] != self.service_of_component[callee]
+    }
+}

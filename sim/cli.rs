@@ -1,0 +1,271 @@
+//! The command line: argument parsing (clap) and orchestration of load → run → report → write.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use fleetsim::experiment;
+use fleetsim::report;
+use fleetsim::scenario::{self, Loaded, ScenarioError};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// fleetsim: simulate container fleets — placement, scaling, faults — and measure them.
+#[derive(Debug, Parser)]
+#[command(name = "fleetsim", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario and write summary.csv, timeseries.csv, events.csv and manifest.json.
+    Run {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Output directory [default: reports/<scenario name>/].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Master seed (same as --set run.seed=N).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Replications (same as --set run.replications=N).
+        #[arg(long)]
+        replications: Option<u32>,
+        /// Override any scenario key: --set app.components.cart.workers=16 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Worker threads for replications [default: all cores]. Results do not depend on it.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        jobs: Option<u16>,
+        /// Print nothing but errors.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Validate a scenario and print what it resolves to.
+    Check {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Override any scenario key (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Print the fully resolved scenario as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// How the program ends: success, invalid input (exit 2) or a runtime failure (exit 1).
+#[derive(Debug)]
+pub enum Failure {
+    /// The scenario or a flag is invalid; the message says where and why.
+    Invalid(String),
+    /// Something went wrong while running or writing.
+    Runtime(anyhow::Error),
+}
+
+impl From<ScenarioError> for Failure {
+    fn from(error: ScenarioError) -> Self {
+        match error {
+            ScenarioError::Invalid(diagnostic) => Failure::Invalid(diagnostic.to_string()),
+            read @ ScenarioError::Read { .. } => Failure::Invalid(read.to_string()),
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Failure::Runtime(error)
+    }
+}
+
+/// Runs the parsed command.
+pub fn execute(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Run {
+            scenario,
+            out,
+            seed,
+            replications,
+            mut overrides,
+            jobs,
+            quiet,
+        } => {
+            if let Some(seed) = seed {
+                overrides.push(format!("run.seed={seed}"));
+            }
+            if let Some(replications) = replications {
+                overrides.push(format!("run.replications={replications}"));
+            }
+            let loaded = scenario::load(&scenario, &overrides)?;
+            run(&scenario, &loaded, out, jobs.map(usize::from), quiet)
+        }
+        Command::Check {
+            scenario,
+            overrides,
+            json,
+        } => {
+            let loaded = scenario::load(&scenario, &overrides)?;
+            if json {
+                let text = serde_json::to_string_pretty(&loaded.scenario)
+                    .context("serialising the scenario")?;
+                println!("{text}");
+            } else {
+                print!("{}", describe(&loaded));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn run(
+    file: &Path,
+    loaded: &Loaded,
+    out: Option<PathBuf>,
+    jobs: Option<usize>,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let scenario = &loaded.scenario;
+    let directory = out.unwrap_or_else(|| Path::new("reports").join(&scenario.name));
+    let chunks = u64::from(scenario.run.replications) * 100;
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::with_draw_target(Some(chunks), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:40}] {percent}% ({elapsed}, eta {eta})",
+            )
+            .expect("the template is valid")
+            .progress_chars("=> "),
+        );
+        bar.set_message(format!(
+            "{} × {} replication(s)",
+            scenario.name, scenario.run.replications
+        ));
+        bar
+    };
+    let results = experiment::run_replications(scenario, jobs, &|_, _| bar.inc(1))
+        .context("running replications")?;
+    bar.finish_and_clear();
+    if let Some(broken) = results.iter().find(|r| !r.conservation.holds()) {
+        return Err(Failure::Runtime(anyhow::anyhow!(
+            "internal error: request conservation failed in replication {}: {:?}",
+            broken.replication,
+            broken.conservation
+        )));
+    }
+    let files = [
+        ("summary.csv", report::summary_csv(&results)),
+        ("timeseries.csv", report::timeseries_csv(&results)),
+        ("events.csv", report::events_csv(&results)),
+        (
+            "manifest.json",
+            report::manifest_json(file, loaded, &results),
+        ),
+    ];
+    report::write_outputs(&directory, &files)
+        .with_context(|| format!("writing results to {}", directory.display()))?;
+    if !quiet {
+        print!("{}", report::human_summary(loaded, &results));
+        println!("results: {}", directory.display());
+    }
+    Ok(())
+}
+
+fn describe(loaded: &Loaded) -> String {
+    use std::fmt::Write as _;
+    let scenario = &loaded.scenario;
+    let app = &scenario.app;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "scenario `{}` is valid (sha256 {})",
+        scenario.name,
+        &loaded.file_sha256[..16]
+    );
+    if !scenario.description.is_empty() {
+        let _ = writeln!(out, "  {}", scenario.description.trim());
+    }
+    let run = &scenario.run;
+    let _ = writeln!(
+        out,
+        "run: duration {}, warmup {}, seed {}, {} replication(s), metrics every {}",
+        run.duration, run.warmup, run.seed, run.replications, run.metrics_interval
+    );
+    let nodes: u32 = scenario.cluster.node_groups.iter().map(|g| g.count).sum();
+    let _ = writeln!(
+        out,
+        "cluster: zones {}; {} node(s)",
+        scenario.cluster.zones.join(", "),
+        nodes
+    );
+    for group in &scenario.cluster.node_groups {
+        let _ = writeln!(
+            out,
+            "  {} × {}: {}m cpu, {} MiB each, zones {}",
+            group.count,
+            group.name,
+            group.cpu_millis,
+            group.memory_bytes / (1024 * 1024),
+            group.zones.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "deployment: {:?}, hop latency {}",
+        app.mode, app.hop_latency
+    );
+    for service in &app.services {
+        let members: Vec<&str> = service
+            .components
+            .iter()
+            .map(|&c| app.components[c].name.as_str())
+            .collect();
+        let _ = writeln!(
+            out,
+            "  service {}: {} replica(s) × {} worker(s), queue {}, {}m cpu, {} MiB, image {} MB, {:?}; components {}",
+            service.name,
+            service.replicas,
+            service.workers,
+            service.queue_limit,
+            service.cpu_millis,
+            service.memory_bytes / (1024 * 1024),
+            service.image_bytes / 1_000_000,
+            service.balancer,
+            members.join(", ")
+        );
+    }
+    for class in &app.classes {
+        let calls = class.tree.nodes.len() - 1;
+        let _ = writeln!(
+            out,
+            "  class {}: share {}, entry {}, {} call(s) in its tree, SLO p{} ≤ {} and availability ≥ {}",
+            class.name,
+            class.share,
+            app.components[class.tree.nodes[0].component].name,
+            calls,
+            class.slo.percentile,
+            class.slo.latency,
+            class.slo.availability
+        );
+    }
+    let _ = writeln!(
+        out,
+        "workload: base rate {}/s, profile {}",
+        scenario.workload.base_rate_per_sec,
+        serde_json::to_string(&scenario.workload.profile).unwrap_or_default()
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,3 @@
+//! Pluggable decisions, one file per algorithm: each gets a read-only view and returns a decision.
+
+pub mod balancer;

@@ -1,0 +1,286 @@
+//! Pure exporters (summary, time series, events, manifest → bytes) and the one writer that puts files
+//! on disk atomically.
+
+use crate::model::ReplicationResult;
+use crate::scenario::Loaded;
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+/// The `summary.csv` columns, in order (part of the public contract).
+pub const SUMMARY_COLUMNS: [&str; 23] = [
+    "replication",
+    "class",
+    "offered",
+    "completed",
+    "failed",
+    "failed_rejected",
+    "failed_no_replica",
+    "in_flight",
+    "throughput_rps",
+    "latency_mean_ms",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p99_ms",
+    "latency_p999_ms",
+    "slo_attainment",
+    "availability",
+    "slo_latency_ms",
+    "slo_percentile",
+    "slo_availability",
+    "latency_at_slo_percentile_ms",
+    "slo_met",
+    "request_digest",
+    "events_processed",
+];
+
+/// Formats a float for CSV: empty for NaN, at most 6 decimals, no trailing zeros.
+pub fn format_float(value: f64) -> String {
+    if !value.is_finite() {
+        return String::new();
+    }
+    let mut text = format!("{value:.6}");
+    if text.contains('.') {
+        while text.ends_with('0') {
+            text.pop();
+        }
+        if text.ends_with('.') {
+            text.pop();
+        }
+    }
+    if text == "-0" { "0".to_string() } else { text }
+}
+
+fn csv_bytes(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer
+        .write_record(header)
+        .expect("writing to memory cannot fail");
+    for row in rows {
+        writer
+            .write_record(&row)
+            .expect("writing to memory cannot fail");
+    }
+    writer.into_inner().expect("flushing memory cannot fail")
+}
+
+/// `summary.csv`: one row per replication × class, plus class `all`.
+pub fn summary_csv(results: &[ReplicationResult]) -> Vec<u8> {
+    let rows = results.iter().flat_map(|result| {
+        result.classes.iter().map(move |row| {
+            vec![
+                row.replication.to_string(),
+                row.class.clone(),
+                row.offered.to_string(),
+                row.completed.to_string(),
+                row.failed.to_string(),
+                row.failed_rejected.to_string(),
+                row.failed_no_replica.to_string(),
+                row.in_flight.to_string(),
+                format_float(row.throughput_rps),
+                format_float(row.latency_mean_ms),
+                format_float(row.latency_p50_ms),
+                format_float(row.latency_p90_ms),
+                format_float(row.latency_p99_ms),
+                format_float(row.latency_p999_ms),
+                format_float(row.slo_attainment),
+                format_float(row.availability),
+                format_float(row.slo_latency_ms),
+                format_float(row.slo_percentile),
+                format_float(row.slo_availability),
+                format_float(row.latency_at_slo_percentile_ms),
+                row.slo_met.to_string(),
+                format!("{:016x}", result.request_digest),
+                result.events_processed.to_string(),
+            ]
+        })
+    });
+    csv_bytes(&SUMMARY_COLUMNS, rows)
+}
+
+/// `timeseries.csv`: long format, one row per replication × interval × subject × metric.
+pub fn timeseries_csv(results: &[ReplicationResult]) -> Vec<u8> {
+    let rows = results.iter().flat_map(|result| {
+        result.timeseries.iter().map(move |row| {
+            vec![
+                result.replication.to_string(),
+                format_float(row.time_s),
+                row.subject.clone(),
+                row.metric.to_string(),
+                format_float(row.value),
+            ]
+        })
+    });
+    csv_bytes(
+        &["replication", "time_s", "subject", "metric", "value"],
+        rows,
+    )
+}
+
+/// `events.csv`: the event log.
+pub fn events_csv(results: &[ReplicationResult]) -> Vec<u8> {
+    let rows = results.iter().flat_map(|result| {
+        result.events.iter().map(move |row| {
+            vec![
+                result.replication.to_string(),
+                format_float(row.time.as_secs_f64()),
+                row.kind.to_string(),
+                row.subject.clone(),
+                row.detail.clone(),
+            ]
+        })
+    });
+    csv_bytes(
+        &["replication", "time_s", "kind", "subject", "detail"],
+        rows,
+    )
+}
+
+/// `manifest.json`: version, scenario hash, overrides, seeds and the fully resolved scenario.
+pub fn manifest_json(
+    scenario_file: &Path,
+    loaded: &Loaded,
+    results: &[ReplicationResult],
+) -> Vec<u8> {
+    let replications: Vec<serde_json::Value> = results
+        .iter()
+        .map(|result| {
+            serde_json::json!({
+                "replication": result.replication,
+                "streams": format!("derived from (seed {}, replication {})", loaded.scenario.run.seed, result.replication),
+                "request_digest": format!("{:016x}", result.request_digest),
+                "events_processed": result.events_processed,
+                "conservation": result.conservation,
+            })
+        })
+        .collect();
+    let manifest = serde_json::json!({
+        "fleetsim_version": env!("CARGO_PKG_VERSION"),
+        "scenario_file": scenario_file.display().to_string(),
+        "scenario_sha256": loaded.file_sha256,
+        "overrides": loaded.overrides,
+        "seed": loaded.scenario.run.seed,
+        "replications": replications,
+        "files": ["summary.csv", "timeseries.csv", "events.csv"],
+        "scenario": loaded.scenario,
+    });
+    let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest is plain data");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// A short human summary of the run: per class throughput, p50/p99, failures, SLO; with replications,
+/// means and 95 % confidence intervals.
+pub fn human_summary(loaded: &Loaded, results: &[ReplicationResult]) -> String {
+    use crate::experiment::mean_with_ci95;
+    let scenario = &loaded.scenario;
+    let mut out = String::new();
+    let replications = results.len();
+    let _ = writeln!(
+        out,
+        "{}: {} mode, {} replication(s) of {} (warmup {}), seed {}",
+        scenario.name,
+        format!("{:?}", scenario.app.mode).to_lowercase(),
+        replications,
+        scenario.run.duration,
+        scenario.run.warmup,
+        scenario.run.seed
+    );
+    let _ = writeln!(
+        out,
+        "{:<16} {:>18} {:>18} {:>18} {:>10} {:>8}",
+        "class", "throughput (rps)", "p50 (ms)", "p99 (ms)", "failed", "SLO"
+    );
+    let class_count = results.first().map_or(0, |r| r.classes.len());
+    for index in 0..class_count {
+        let rows: Vec<_> = results.iter().map(|r| &r.classes[index]).collect();
+        let column = |pick: &dyn Fn(&crate::metrics::ClassSummary) -> f64| {
+            let (mean, half) = mean_with_ci95(&rows.iter().map(|r| pick(r)).collect::<Vec<_>>());
+            if half.is_finite() {
+                format!("{mean:.2} ± {half:.2}")
+            } else {
+                format!("{mean:.2}")
+            }
+        };
+        let failed: u64 = rows.iter().map(|r| r.failed).sum();
+        let met = rows.iter().filter(|r| r.slo_met).count();
+        let slo = if met == replications {
+            "met".to_string()
+        } else if met == 0 {
+            "MISSED".to_string()
+        } else {
+            format!("{met}/{replications}")
+        };
+        let _ = writeln!(
+            out,
+            "{:<16} {:>18} {:>18} {:>18} {:>10} {:>8}",
+            rows[0].class,
+            column(&|r| r.throughput_rps),
+            column(&|r| r.latency_p50_ms),
+            column(&|r| r.latency_p99_ms),
+            failed,
+            slo
+        );
+    }
+    if replications > 1 {
+        let _ = writeln!(
+            out,
+            "(± is the half-width of a 95 % confidence interval over replications, Student t)"
+        );
+    }
+    out
+}
+
+/// Writes `files` into `directory` so that a killed run never leaves a set that looks complete:
+/// every file goes to a temporary name first and is renamed into place; `manifest.json` is removed
+/// first and renamed in last, so its presence marks a complete result.
+pub fn write_outputs(directory: &Path, files: &[(&str, Vec<u8>)]) -> io::Result<()> {
+    std::fs::create_dir_all(directory)?;
+    let temporary = |name: &str| directory.join(format!(".{name}.tmp-{}", std::process::id()));
+    for (name, bytes) in files {
+        std::fs::write(temporary(name), bytes)?;
+    }
+    let manifest = directory.join("manifest.json");
+    if manifest.exists() {
+        std::fs::remove_file(&manifest)?;
+    }
+    let (manifests, data): (Vec<_>, Vec<_>) =
+        files.iter().partition(|(name, _)| *name == "manifest.json");
+    for (name, _) in data.iter().chain(manifests.iter()) {
+        std::fs::rename(temporary(name), directory.join(name))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_are_short_and_stable() {
+        assert_eq!(format_float(1.0), "1");
+        assert_eq!(format_float(0.25), "0.25");
+        assert_eq!(format_float(1.0 / 3.0), "0.333333");
+        assert_eq!(format_float(f64::NAN), "");
+        assert_eq!(format_float(-0.0000001), "0");
+    }
+
+    #[test]
+    fn atomic_writer_leaves_no_temporaries() {
+        let directory = tempfile::tempdir().unwrap();
+        write_outputs(
+            directory.path(),
+            &[
+                ("a.csv", b"x\n".to_vec()),
+                ("manifest.json", b"{}".to_vec()),
+            ],
+        )
+        .unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(directory.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec!["a.csv", "manifest.json"]);
+    }
+}

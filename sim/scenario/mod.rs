@@ -1,0 +1,267 @@
+//! Scenario files: TOML text → raw structs → one validation → a `Scenario` the model can build from.
+//! Every error names the file, line, column and key, what is wrong and what would be right.
+
+mod raw;
+pub mod source;
+pub mod units;
+mod validate;
+
+pub use source::{Diagnostic, Problem};
+pub use validate::defaults;
+
+use crate::app::AppSpec;
+use crate::cluster::ClusterSpec;
+use crate::time::SimDuration;
+use crate::workload::WorkloadSpec;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use source::{SourceMap, apply_override, did_you_mean};
+use std::path::Path;
+
+/// How long to run, what to exclude, how often to sample, and the randomness.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSpec {
+    /// Simulated time of one replication.
+    pub duration: SimDuration,
+    /// Initial time excluded from summaries.
+    pub warmup: SimDuration,
+    /// Master seed; replication `r` derives its streams from (seed, r).
+    pub seed: u64,
+    /// Independent replications.
+    pub replications: u32,
+    /// Period of the time series.
+    pub metrics_interval: SimDuration,
+}
+
+/// A validated scenario: nothing in it can be invalid.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    /// Name, used for the default output directory.
+    pub name: String,
+    /// Free text from the file.
+    pub description: String,
+    /// Run settings.
+    pub run: RunSpec,
+    /// The cluster.
+    pub cluster: ClusterSpec,
+    /// The application and its deployment.
+    pub app: AppSpec,
+    /// The offered load.
+    pub workload: WorkloadSpec,
+    /// Node index of each replica, `[service][replica]`; `None` when no node groups are given.
+    pub placements: Vec<Vec<Option<usize>>>,
+}
+
+/// A scenario that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("cannot read scenario {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid scenario.
+    #[error("{0}")]
+    Invalid(Box<Diagnostic>),
+}
+
+/// A loaded scenario and facts about where it came from (for the manifest).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The validated scenario.
+    pub scenario: Scenario,
+    /// SHA-256 of the scenario file's bytes, hex.
+    pub file_sha256: String,
+    /// The `--set` flags applied, in order.
+    pub overrides: Vec<String>,
+}
+
+/// Reads, overrides and validates the scenario at `path`.
+pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(path, &text, overrides)
+}
+
+/// Validates scenario `text` as if read from `path` (which also anchors relative trace files).
+pub fn parse(path: &Path, text: &str, overrides: &[String]) -> Result<Loaded, ScenarioError> {
+    let invalid = |diagnostic: Diagnostic| ScenarioError::Invalid(Box::new(diagnostic));
+    let mut map = SourceMap::new(path, text);
+    let mut table: toml::Table = match toml::de::DeTable::parse(text) {
+        Ok(_) => text.parse().map_err(|e: toml::de::Error| {
+            invalid(map.at_span(
+                e.span().unwrap_or(0..0),
+                &Problem::new("", syntax_message(&e)),
+            ))
+        })?,
+        Err(e) => {
+            return Err(invalid(map.at_span(
+                e.span().unwrap_or(0..0),
+                &Problem::new("", syntax_message(&e)),
+            )));
+        }
+    };
+    for flag in overrides {
+        match apply_override(&mut table, flag) {
+            Ok(canonical) => map.add_override(canonical, flag.clone()),
+            Err(problem) => {
+                let mut diagnostic = map.locate(&problem);
+                diagnostic.origin = format!("--set {flag} (command line)");
+                diagnostic.line = 1;
+                diagnostic.column = 1;
+                diagnostic.snippet = None;
+                return Err(invalid(diagnostic));
+            }
+        }
+    }
+    let raw: raw::RawScenario = serde_path_to_error::deserialize(toml::Value::Table(table))
+        .map_err(|e| invalid(map.locate(&serde_problem(&e))))?;
+    let scenario =
+        validate::validate(raw, path).map_err(|problem| invalid(map.locate(&problem)))?;
+    Ok(Loaded {
+        scenario,
+        file_sha256: hex(&Sha256::digest(text.as_bytes())),
+        overrides: overrides.to_vec(),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn syntax_message(error: &toml::de::Error) -> String {
+    format!("TOML syntax error: {}", error.message().trim())
+}
+
+/// Turns a serde error (unknown key, wrong type) into a problem at its key path, with "did you mean".
+fn serde_problem(error: &serde_path_to_error::Error<toml::de::Error>) -> Problem {
+    let path = error.path().to_string().replace("?", "");
+    let path = if path == "." { String::new() } else { path };
+    let message = error.inner().message().trim().to_string();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let unknown = rest.split('`').next().unwrap_or_default();
+        let expected: Vec<&str> = rest
+            .split_once("expected")
+            .map(|(_, list)| list.split('`').skip(1).step_by(2).collect())
+            .unwrap_or_default();
+        let full_path = if path.ends_with(unknown) {
+            path.clone()
+        } else if path.is_empty() {
+            unknown.to_string()
+        } else {
+            format!("{path}.{unknown}")
+        };
+        let help = if expected.is_empty() {
+            "this table takes no keys".to_string()
+        } else {
+            did_you_mean(unknown, &expected)
+        };
+        return Problem::new(full_path, format!("unknown key `{unknown}`")).with_help(help);
+    }
+    if message.contains("did not match any variant of untagged enum NumberOrText") {
+        return Problem::new(
+            path,
+            "expected a number of vCPUs or a string such as \"500m\"",
+        )
+        .with_help("e.g. cpu = 0.5 or cpu = \"500m\"");
+    }
+    let help = if message.contains("expected a string")
+        || message.contains("expected a borrowed string")
+    {
+        "write it as a quoted string with a unit, e.g. \"250ms\", \"512MiB\", \"200/s\""
+    } else if message.contains("invalid type") {
+        "check the value's type: numbers unquoted, durations and sizes quoted with a unit"
+    } else if message.contains("missing field") {
+        "add the missing key"
+    } else {
+        "see scenarios/README.md for every key"
+    };
+    Problem::new(path, message).with_help(help)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[run]
+duration = "1m"
+
+[[app.components]]
+name = "api"
+service_time = { dist = "exponential", mean = "10ms" }
+
+[[app.classes]]
+name = "get"
+entry = "api"
+
+[workload]
+rate = "10/s"
+"#;
+
+    fn error_of(text: &str, overrides: &[&str]) -> Diagnostic {
+        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        match parse(Path::new("t.toml"), text, &overrides) {
+            Err(ScenarioError::Invalid(diagnostic)) => *diagnostic,
+            other => panic!("expected an invalid scenario, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn minimal_scenario_fills_defaults() {
+        let loaded = parse(Path::new("t.toml"), MINIMAL, &[]).unwrap();
+        let scenario = loaded.scenario;
+        assert_eq!(scenario.name, "t");
+        assert_eq!(scenario.app.services.len(), 1);
+        assert_eq!(scenario.app.services[0].workers, defaults::WORKERS);
+        assert_eq!(scenario.app.classes[0].share, 1.0);
+        assert_eq!(scenario.run.seed, defaults::SEED);
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_right_one() {
+        let diagnostic = error_of(&MINIMAL.replace("duration =", "durration ="), &[]);
+        assert_eq!(diagnostic.path, "run.durration");
+        assert_eq!(diagnostic.line, 3);
+        assert!(
+            diagnostic
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("did you mean `duration`"),
+            "{diagnostic}"
+        );
+    }
+
+    #[test]
+    fn wrong_units_point_at_the_value() {
+        let diagnostic = error_of(&MINIMAL.replace("\"1m\"", "\"1 fortnight\""), &[]);
+        assert_eq!((diagnostic.line, diagnostic.column), (3, 12));
+        assert_eq!(diagnostic.path, "run.duration");
+    }
+
+    #[test]
+    fn overrides_apply_and_their_errors_name_the_flag() {
+        let overrides = vec![
+            "run.seed=99".to_string(),
+            "app.components.api.workers=3".to_string(),
+        ];
+        let loaded = parse(Path::new("t.toml"), MINIMAL, &overrides).unwrap();
+        assert_eq!(loaded.scenario.run.seed, 99);
+        assert_eq!(loaded.scenario.app.services[0].workers, 3);
+        let diagnostic = error_of(MINIMAL, &["run.duration=forever"]);
+        assert!(diagnostic.origin.contains("--set"), "{diagnostic}");
+    }
+
+    #[test]
+    fn syntax_errors_have_a_position() {
+        let diagnostic = error_of("[run\nduration = 1", &[]);
+        assert_eq!(diagnostic.line, 1);
+        assert!(diagnostic.message.contains("syntax"));
+    }
+}

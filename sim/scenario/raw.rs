@@ -1,0 +1,192 @@
+//! The scenario file as written: serde structs with every field optional, before validation.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// A number or a string: cpu may be `0.5` or `"500m"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum NumberOrText {
+    /// A bare number.
+    Number(f64),
+    /// A string with a unit.
+    Text(String),
+}
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub run: RawRun,
+    #[serde(default)]
+    pub cluster: RawCluster,
+    pub app: Option<RawApp>,
+    pub workload: Option<RawWorkload>,
+}
+
+/// `[run]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    pub duration: Option<String>,
+    pub warmup: Option<String>,
+    pub seed: Option<u64>,
+    pub replications: Option<u32>,
+    pub metrics_interval: Option<String>,
+}
+
+/// `[cluster]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub zones: Option<Vec<String>>,
+    #[serde(default)]
+    pub node_groups: Vec<RawNodeGroup>,
+}
+
+/// `[[cluster.node_groups]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNodeGroup {
+    pub name: Option<String>,
+    pub count: Option<u32>,
+    pub cpu: Option<NumberOrText>,
+    pub memory: Option<String>,
+    pub zones: Option<Vec<String>>,
+}
+
+/// `[app]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApp {
+    #[serde(default)]
+    pub components: Vec<RawComponent>,
+    #[serde(default)]
+    pub classes: Vec<RawClass>,
+    #[serde(default)]
+    pub deployment: RawDeployment,
+}
+
+/// `[[app.components]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawComponent {
+    pub name: Option<String>,
+    pub cpu: Option<NumberOrText>,
+    pub memory: Option<String>,
+    pub image_size: Option<String>,
+    pub workers: Option<u32>,
+    pub queue_limit: Option<u32>,
+    pub service_time: Option<RawDistribution>,
+    pub non_blocking: Option<bool>,
+    pub replicas: Option<u32>,
+}
+
+/// A distribution table: `{ dist = "lognormal", mean = "10ms", cv = 2 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDistribution {
+    pub dist: Option<String>,
+    pub value: Option<String>,
+    pub mean: Option<String>,
+    pub cv: Option<f64>,
+    pub k: Option<u32>,
+    pub min: Option<String>,
+    pub max: Option<String>,
+    pub values: Option<Vec<String>>,
+}
+
+/// `[[app.classes]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClass {
+    pub name: Option<String>,
+    pub share: Option<f64>,
+    pub entry: Option<String>,
+    #[serde(default)]
+    pub calls: Vec<RawCall>,
+    pub slo: Option<RawSlo>,
+}
+
+/// One call in a call tree: `{ to = "cart", probability = 0.5, calls = [...] }` or `{ parallel = [...] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCall {
+    pub to: Option<String>,
+    pub probability: Option<f64>,
+    #[serde(default)]
+    pub calls: Vec<RawCall>,
+    pub parallel: Option<Vec<RawCall>>,
+}
+
+/// `slo = { latency = "200ms", percentile = 99, availability = 0.999 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlo {
+    pub latency: Option<String>,
+    pub percentile: Option<f64>,
+    pub availability: Option<f64>,
+}
+
+/// `[app.deployment]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeployment {
+    pub mode: Option<String>,
+    pub hop_latency: Option<String>,
+    pub replicas: Option<u32>,
+    pub balancer: Option<String>,
+    pub monolith_name: Option<String>,
+    pub groups: Option<BTreeMap<String, Vec<String>>>,
+    #[serde(default)]
+    pub services: BTreeMap<String, RawServiceSettings>,
+}
+
+/// `[app.deployment.services.NAME]`: settings of one deployed service.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServiceSettings {
+    pub replicas: Option<u32>,
+    pub workers: Option<u32>,
+    pub queue_limit: Option<u32>,
+    pub cpu: Option<NumberOrText>,
+    pub memory: Option<String>,
+    pub image_size: Option<String>,
+    pub balancer: Option<String>,
+}
+
+/// `[workload]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    pub rate: Option<String>,
+    pub profile: Option<RawProfile>,
+}
+
+/// `[workload.profile]`: one kind and the keys that kind takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfile {
+    pub kind: Option<String>,
+    pub points: Option<Vec<RawRatePoint>>,
+    pub start: Option<String>,
+    pub ramp_up: Option<String>,
+    pub hold: Option<String>,
+    pub ramp_down: Option<String>,
+    pub peak_factor: Option<f64>,
+    pub period: Option<String>,
+    pub amplitude: Option<f64>,
+    pub peak_at: Option<String>,
+    pub file: Option<String>,
+}
+
+/// `{ at = "5m", rate = "300/s" }` in a steps or ramp profile.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRatePoint {
+    pub at: Option<String>,
+    pub rate: Option<String>,
+}

@@ -1,0 +1,1179 @@
+//! Raw scenario → validated `Scenario`: every value checked once, defaults filled in one place.
+
+use super::raw::*;
+use super::source::{Problem, did_you_mean};
+use super::units::{parse_bytes, parse_cpu_millis, parse_rate_per_sec};
+use super::{RunSpec, Scenario};
+use crate::app::{
+    AppSpec, CallNode, CallTree, ClassSpec, ComponentSpec, DeploymentMode, ServiceSpec, Slo,
+};
+use crate::cluster::{Cluster, ClusterSpec, NodeGroupSpec, TaskShape};
+use crate::dist::Distribution;
+use crate::policy::balancer::BalancerKind;
+use crate::time::{SimDuration, parse_duration};
+use crate::workload::{RatePoint, RateProfile, WorkloadSpec};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Defaults, in one place (scenarios/README.md lists the same).
+pub mod defaults {
+    /// `run.duration`.
+    pub const DURATION: &str = "10m";
+    /// `run.warmup`.
+    pub const WARMUP: &str = "0s";
+    /// `run.seed`.
+    pub const SEED: u64 = 1;
+    /// `run.replications`.
+    pub const REPLICATIONS: u32 = 1;
+    /// `run.metrics_interval`.
+    pub const METRICS_INTERVAL: &str = "10s";
+    /// `cluster.zones`.
+    pub const ZONE: &str = "zone-1";
+    /// `app.components[].cpu`, in millicores.
+    pub const COMPONENT_CPU_MILLIS: u64 = 250;
+    /// `app.components[].memory`.
+    pub const COMPONENT_MEMORY: &str = "512MiB";
+    /// `app.components[].image_size`.
+    pub const COMPONENT_IMAGE: &str = "100MB";
+    /// `app.components[].workers`.
+    pub const WORKERS: u32 = 8;
+    /// `app.components[].queue_limit`.
+    pub const QUEUE_LIMIT: u32 = 100;
+    /// `app.classes[].slo.latency`.
+    pub const SLO_LATENCY: &str = "1s";
+    /// `app.classes[].slo.percentile`.
+    pub const SLO_PERCENTILE: f64 = 99.0;
+    /// `app.classes[].slo.availability`.
+    pub const SLO_AVAILABILITY: f64 = 0.999;
+    /// `app.deployment.hop_latency`.
+    pub const HOP_LATENCY: &str = "500us";
+    /// `app.deployment.replicas`.
+    pub const REPLICAS: u32 = 1;
+    /// `app.deployment.monolith_name`.
+    pub const MONOLITH_NAME: &str = "monolith";
+    /// Largest replications accepted.
+    pub const MAX_REPLICATIONS: u32 = 10_000;
+}
+
+type Checked<T> = Result<T, Problem>;
+
+fn require<T>(value: Option<T>, path: &str, help: &str) -> Checked<T> {
+    value.ok_or_else(|| Problem::new(path, "is required but missing").with_help(help.to_string()))
+}
+
+fn duration_at(text: &str, path: &str) -> Checked<SimDuration> {
+    parse_duration(text).map_err(|e| {
+        Problem::new(path, e.to_string())
+            .with_help("durations are strings with a unit: \"250ms\", \"1.5s\", \"5m\", \"2h\"")
+    })
+}
+
+fn optional_duration(text: &Option<String>, path: &str, default: &str) -> Checked<SimDuration> {
+    duration_at(text.as_deref().unwrap_or(default), path)
+}
+
+fn bytes_at(text: &Option<String>, path: &str, default: &str) -> Checked<u64> {
+    parse_bytes(text.as_deref().unwrap_or(default)).map_err(|e| Problem::new(path, e))
+}
+
+fn cpu_at(value: &Option<NumberOrText>, path: &str, default_millis: u64) -> Checked<u64> {
+    let millis = match value {
+        None => default_millis,
+        Some(NumberOrText::Number(vcpu)) if vcpu.is_finite() && *vcpu >= 0.0 => {
+            (vcpu * 1000.0).round() as u64
+        }
+        Some(NumberOrText::Number(vcpu)) => {
+            return Err(Problem::new(
+                path,
+                format!("cpu {vcpu} must be zero or positive"),
+            ));
+        }
+        Some(NumberOrText::Text(text)) => {
+            parse_cpu_millis(text).map_err(|e| Problem::new(path, e))?
+        }
+    };
+    Ok(millis)
+}
+
+fn in_range(value: f64, path: &str, low: f64, high: f64, what: &str) -> Checked<f64> {
+    if value.is_finite() && value >= low && value <= high {
+        Ok(value)
+    } else {
+        Err(Problem::new(path, format!("{value} is out of range"))
+            .with_help(format!("{what} must be in [{low}, {high}]")))
+    }
+}
+
+fn unique_name(
+    name: Option<&String>,
+    path: &str,
+    seen: &mut BTreeSet<String>,
+    what: &str,
+) -> Checked<String> {
+    let name = require(
+        name.cloned(),
+        &format!("{path}.name"),
+        &format!("give every {what} a unique name"),
+    )?;
+    if name.trim().is_empty() || name.contains(',') {
+        return Err(Problem::new(
+            format!("{path}.name"),
+            format!("`{name}` is not a usable name"),
+        )
+        .with_help("use letters, digits, `-` or `_`"));
+    }
+    if !seen.insert(name.clone()) {
+        return Err(Problem::new(
+            format!("{path}.name"),
+            format!("{what} `{name}` is defined twice"),
+        )
+        .with_help(format!("{what} names must be unique")));
+    }
+    Ok(name)
+}
+
+/// Validates a raw scenario. `file` is used for the default name and to resolve trace files.
+pub fn validate(raw: RawScenario, file: &Path) -> Checked<Scenario> {
+    let run = validate_run(&raw.run)?;
+    let cluster = validate_cluster(&raw.cluster)?;
+    let raw_app = require(
+        raw.app,
+        "app",
+        "add an [app] table with [[app.components]] and [[app.classes]]",
+    )?;
+    let app = validate_app(&raw_app)?;
+    let raw_workload = require(
+        raw.workload,
+        "workload",
+        "add a [workload] table, e.g. rate = \"100/s\"",
+    )?;
+    let workload = validate_workload(&raw_workload, run.duration, file)?;
+    let placements = place_replicas(&cluster, &app)?;
+    let name = raw.name.unwrap_or_else(|| {
+        file.file_stem().map_or("scenario".to_string(), |stem| {
+            stem.to_string_lossy().into_owned()
+        })
+    });
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(
+            Problem::new("name", format!("`{name}` cannot name an output directory"))
+                .with_help("use letters, digits, `-` or `_`"),
+        );
+    }
+    Ok(Scenario {
+        name,
+        description: raw.description.unwrap_or_default(),
+        run,
+        cluster,
+        app,
+        workload,
+        placements,
+    })
+}
+
+fn validate_run(raw: &RawRun) -> Checked<RunSpec> {
+    let duration = optional_duration(&raw.duration, "run.duration", defaults::DURATION)?;
+    if duration == SimDuration::ZERO {
+        return Err(Problem::new("run.duration", "must be longer than zero")
+            .with_help("e.g. duration = \"10m\""));
+    }
+    let warmup = optional_duration(&raw.warmup, "run.warmup", defaults::WARMUP)?;
+    if warmup >= duration {
+        return Err(Problem::new(
+            "run.warmup",
+            format!("warmup {warmup} is not shorter than the duration {duration}"),
+        )
+        .with_help("the warmup is excluded from summaries, so it must end before the run does"));
+    }
+    let replications = raw.replications.unwrap_or(defaults::REPLICATIONS);
+    if replications == 0 || replications > defaults::MAX_REPLICATIONS {
+        return Err(
+            Problem::new("run.replications", format!("{replications} replications"))
+                .with_help(format!("use between 1 and {}", defaults::MAX_REPLICATIONS)),
+        );
+    }
+    let metrics_interval = optional_duration(
+        &raw.metrics_interval,
+        "run.metrics_interval",
+        defaults::METRICS_INTERVAL,
+    )?;
+    if metrics_interval == SimDuration::ZERO || metrics_interval > duration {
+        return Err(Problem::new(
+            "run.metrics_interval",
+            format!("{metrics_interval} is not in (0, duration]"),
+        )
+        .with_help(format!(
+            "use a positive interval no longer than the run ({duration}), e.g. \"10s\""
+        )));
+    }
+    if duration.as_nanos() / metrics_interval.as_nanos() > 1_000_000 {
+        return Err(Problem::new(
+            "run.metrics_interval",
+            "would produce more than a million intervals",
+        )
+        .with_help("use a longer interval"));
+    }
+    Ok(RunSpec {
+        duration,
+        warmup,
+        seed: raw.seed.unwrap_or(defaults::SEED),
+        replications,
+        metrics_interval,
+    })
+}
+
+fn validate_cluster(raw: &RawCluster) -> Checked<ClusterSpec> {
+    let zones = raw
+        .zones
+        .clone()
+        .unwrap_or_else(|| vec![defaults::ZONE.to_string()]);
+    if zones.is_empty() {
+        return Err(Problem::new("cluster.zones", "is empty")
+            .with_help("list at least one zone, e.g. zones = [\"us-east-1a\"]"));
+    }
+    let mut seen_zones = BTreeSet::new();
+    for (index, zone) in zones.iter().enumerate() {
+        if !seen_zones.insert(zone.as_str()) {
+            return Err(Problem::new(
+                format!("cluster.zones[{index}]"),
+                format!("zone `{zone}` is listed twice"),
+            ));
+        }
+    }
+    let zone_names: Vec<&str> = zones.iter().map(String::as_str).collect();
+    let mut seen = BTreeSet::new();
+    let mut node_groups = Vec::new();
+    for (index, group) in raw.node_groups.iter().enumerate() {
+        let path = format!("cluster.node_groups[{index}]");
+        let name = unique_name(group.name.as_ref(), &path, &mut seen, "node group")?;
+        let count = require(
+            group.count,
+            &format!("{path}.count"),
+            "how many nodes, e.g. count = 3",
+        )?;
+        let cpu_millis = cpu_at(&group.cpu, &format!("{path}.cpu"), 0)?;
+        if cpu_millis == 0 {
+            return Err(
+                Problem::new(format!("{path}.cpu"), "is required and must be above zero")
+                    .with_help("vCPUs per node, e.g. cpu = 2"),
+            );
+        }
+        let memory_path = format!("{path}.memory");
+        let memory_text = require(
+            group.memory.clone(),
+            &memory_path,
+            "memory per node, e.g. memory = \"8GiB\"",
+        )?;
+        let memory_bytes = bytes_at(&Some(memory_text), &memory_path, "")?;
+        if memory_bytes == 0 {
+            return Err(Problem::new(memory_path, "must be above zero"));
+        }
+        let group_zones = group.zones.clone().unwrap_or_else(|| zones.clone());
+        if group_zones.is_empty() {
+            return Err(Problem::new(format!("{path}.zones"), "is empty")
+                .with_help(format!("valid zones: {}", zone_names.join(", "))));
+        }
+        for (zone_index, zone) in group_zones.iter().enumerate() {
+            if !zones.contains(zone) {
+                return Err(Problem::new(
+                    format!("{path}.zones[{zone_index}]"),
+                    format!("unknown zone `{zone}`"),
+                )
+                .with_help(did_you_mean(zone, &zone_names)));
+            }
+        }
+        node_groups.push(NodeGroupSpec {
+            name,
+            count,
+            cpu_millis,
+            memory_bytes,
+            zones: group_zones,
+        });
+    }
+    Ok(ClusterSpec { zones, node_groups })
+}
+
+fn validate_distribution(raw: &RawDistribution, path: &str) -> Checked<Distribution> {
+    const KINDS: [&str; 7] = [
+        "constant",
+        "exponential",
+        "lognormal",
+        "gamma",
+        "erlang",
+        "uniform",
+        "empirical",
+    ];
+    let kind = require(
+        raw.dist.clone(),
+        &format!("{path}.dist"),
+        &format!("one of: {}", KINDS.join(", ")),
+    )?;
+    let allowed: &[&str] = match kind.as_str() {
+        "constant" => &["value"],
+        "exponential" => &["mean"],
+        "lognormal" | "gamma" => &["mean", "cv"],
+        "erlang" => &["mean", "k"],
+        "uniform" => &["min", "max"],
+        "empirical" => &["values"],
+        other => {
+            return Err(Problem::new(
+                format!("{path}.dist"),
+                format!("unknown distribution `{other}`"),
+            )
+            .with_help(did_you_mean(other, &KINDS)));
+        }
+    };
+    let present = [
+        ("value", raw.value.is_some()),
+        ("mean", raw.mean.is_some()),
+        ("cv", raw.cv.is_some()),
+        ("k", raw.k.is_some()),
+        ("min", raw.min.is_some()),
+        ("max", raw.max.is_some()),
+        ("values", raw.values.is_some()),
+    ];
+    for (key, is_set) in present {
+        if is_set && !allowed.contains(&key) {
+            return Err(Problem::new(
+                format!("{path}.{key}"),
+                format!("`{key}` does not apply to a {kind} distribution"),
+            )
+            .with_help(format!(
+                "a {kind} distribution takes: {}",
+                allowed.join(", ")
+            )));
+        }
+    }
+    let duration_key = |key: &str, value: &Option<String>| -> Checked<SimDuration> {
+        let key_path = format!("{path}.{key}");
+        let text = require(
+            value.clone(),
+            &key_path,
+            &format!("a {kind} distribution takes: {}", allowed.join(", ")),
+        )?;
+        duration_at(&text, &key_path)
+    };
+    let positive_mean = || -> Checked<SimDuration> {
+        let mean = duration_key("mean", &raw.mean)?;
+        if mean == SimDuration::ZERO {
+            return Err(Problem::new(
+                format!("{path}.mean"),
+                "the mean must be above zero",
+            ));
+        }
+        Ok(mean)
+    };
+    let cv = || -> Checked<f64> {
+        let cv = require(
+            raw.cv,
+            &format!("{path}.cv"),
+            "the coefficient of variation (std / mean), e.g. cv = 1.5",
+        )?;
+        if !(cv.is_finite() && cv > 0.0 && cv <= 100.0) {
+            return Err(
+                Problem::new(format!("{path}.cv"), format!("cv {cv} is out of range"))
+                    .with_help("cv must be in (0, 100]"),
+            );
+        }
+        Ok(cv)
+    };
+    Ok(match kind.as_str() {
+        "constant" => Distribution::Constant {
+            value: duration_key("value", &raw.value)?,
+        },
+        "exponential" => Distribution::Exponential {
+            mean: positive_mean()?,
+        },
+        "lognormal" => {
+            Distribution::lognormal(positive_mean()?, cv()?).map_err(|e| Problem::new(path, e))?
+        }
+        "gamma" => {
+            Distribution::gamma(positive_mean()?, cv()?).map_err(|e| Problem::new(path, e))?
+        }
+        "erlang" => {
+            let k = require(
+                raw.k,
+                &format!("{path}.k"),
+                "the number of phases, e.g. k = 3",
+            )?;
+            if k == 0 || k > 1000 {
+                return Err(Problem::new(format!("{path}.k"), format!("k = {k}"))
+                    .with_help("k must be in [1, 1000]"));
+            }
+            Distribution::gamma(positive_mean()?, 1.0 / f64::from(k).sqrt())
+                .map_err(|e| Problem::new(path, e))?
+        }
+        "uniform" => {
+            let min = duration_key("min", &raw.min)?;
+            let max = duration_key("max", &raw.max)?;
+            if min > max {
+                return Err(Problem::new(
+                    format!("{path}.min"),
+                    format!("min {min} is above max {max}"),
+                ));
+            }
+            Distribution::Uniform { min, max }
+        }
+        _ => {
+            let texts = require(
+                raw.values.clone(),
+                &format!("{path}.values"),
+                "a list of durations, e.g. values = [\"5ms\", \"20ms\"]",
+            )?;
+            if texts.is_empty() {
+                return Err(Problem::new(format!("{path}.values"), "is empty")
+                    .with_help("list at least one duration"));
+            }
+            let values = texts
+                .iter()
+                .enumerate()
+                .map(|(index, text)| duration_at(text, &format!("{path}.values[{index}]")))
+                .collect::<Checked<Vec<_>>>()?;
+            Distribution::Empirical { values }
+        }
+    })
+}
+
+fn validate_components(raw: &[RawComponent]) -> Checked<Vec<ComponentSpec>> {
+    if raw.is_empty() {
+        return Err(Problem::new("app.components", "no components")
+            .with_help("add at least one [[app.components]] with a name and a service_time"));
+    }
+    let mut seen = BTreeSet::new();
+    let mut components = Vec::new();
+    for (index, component) in raw.iter().enumerate() {
+        let path = format!("app.components[{index}]");
+        let name = unique_name(component.name.as_ref(), &path, &mut seen, "component")?;
+        let workers = component.workers.unwrap_or(defaults::WORKERS);
+        if workers == 0 {
+            return Err(Problem::new(
+                format!("{path}.workers"),
+                "a replica needs at least one worker",
+            ));
+        }
+        let service_time = validate_distribution(
+            component.service_time.as_ref().ok_or_else(|| {
+                Problem::new(format!("{path}.service_time"), "is required but missing")
+                    .with_help("e.g. service_time = { dist = \"exponential\", mean = \"10ms\" }")
+            })?,
+            &format!("{path}.service_time"),
+        )?;
+        components.push(ComponentSpec {
+            name,
+            cpu_millis: cpu_at(
+                &component.cpu,
+                &format!("{path}.cpu"),
+                defaults::COMPONENT_CPU_MILLIS,
+            )?,
+            memory_bytes: bytes_at(
+                &component.memory,
+                &format!("{path}.memory"),
+                defaults::COMPONENT_MEMORY,
+            )?,
+            image_bytes: bytes_at(
+                &component.image_size,
+                &format!("{path}.image_size"),
+                defaults::COMPONENT_IMAGE,
+            )?,
+            workers,
+            queue_limit: component.queue_limit.unwrap_or(defaults::QUEUE_LIMIT),
+            service_time,
+            non_blocking: component.non_blocking.unwrap_or(false),
+            replicas: component.replicas,
+        });
+    }
+    Ok(components)
+}
+
+struct TreeBuilder<'a> {
+    names: &'a [&'a str],
+    nodes: Vec<CallNode>,
+}
+
+impl TreeBuilder<'_> {
+    fn component(&self, name: &str, path: &str) -> Checked<usize> {
+        self.names
+            .iter()
+            .position(|known| *known == name)
+            .ok_or_else(|| {
+                Problem::new(path, format!("unknown component `{name}`"))
+                    .with_help(did_you_mean(name, self.names))
+            })
+    }
+
+    /// Adds the node for `call` (a `to` call) with its subtree; `ancestors` are the components above.
+    fn add_call(
+        &mut self,
+        call: &RawCall,
+        path: &str,
+        ancestors: &mut Vec<usize>,
+    ) -> Checked<usize> {
+        if call.parallel.is_some() {
+            return Err(Problem::new(
+                format!("{path}.parallel"),
+                "a parallel group cannot sit directly inside another one",
+            )
+            .with_help("give each parallel branch a `to`; nest further calls under its `calls`"));
+        }
+        let to_path = format!("{path}.to");
+        let name = require(
+            call.to.as_ref(),
+            &to_path,
+            "name the called component: { to = \"cart\" }, or fan out: { parallel = [...] }",
+        )?;
+        let component = self.component(name, &to_path)?;
+        let probability = in_range(
+            call.probability.unwrap_or(1.0),
+            &format!("{path}.probability"),
+            0.0,
+            1.0,
+            "a probability",
+        )?;
+        self.add_node(component, probability, &call.calls, path, ancestors)
+    }
+
+    fn add_node(
+        &mut self,
+        component: usize,
+        probability: f64,
+        calls: &[RawCall],
+        path: &str,
+        ancestors: &mut Vec<usize>,
+    ) -> Checked<usize> {
+        if ancestors.contains(&component) {
+            let cycle: Vec<&str> = ancestors
+                .iter()
+                .chain(std::iter::once(&component))
+                .map(|&c| self.names[c])
+                .collect();
+            return Err(Problem::new(path, format!("call cycle: {}", cycle.join(" → ")))
+                .with_help("a component may not call itself, directly or through others (thread-per-request would deadlock)"));
+        }
+        if self.nodes.len() >= 10_000 {
+            return Err(Problem::new(path, "call tree has more than 10,000 calls"));
+        }
+        let node = self.nodes.len();
+        self.nodes.push(CallNode {
+            component,
+            probability,
+            steps: Vec::new(),
+        });
+        ancestors.push(component);
+        let mut steps = Vec::new();
+        for (index, call) in calls.iter().enumerate() {
+            let call_path = format!("{path}.calls[{index}]");
+            let step = match &call.parallel {
+                Some(branches) => {
+                    if call.to.is_some() || call.probability.is_some() || !call.calls.is_empty() {
+                        return Err(Problem::new(
+                            &call_path,
+                            "a call is either { to = ... } or { parallel = [...] }, not both",
+                        )
+                        .with_help(
+                            "put `to`, `probability` and `calls` on the branches inside `parallel`",
+                        ));
+                    }
+                    if branches.is_empty() {
+                        return Err(Problem::new(format!("{call_path}.parallel"), "is empty")
+                            .with_help("list at least one branch"));
+                    }
+                    branches
+                        .iter()
+                        .enumerate()
+                        .map(|(branch, raw)| {
+                            self.add_call(
+                                raw,
+                                &format!("{call_path}.parallel[{branch}]"),
+                                ancestors,
+                            )
+                        })
+                        .collect::<Checked<Vec<_>>>()?
+                }
+                None => vec![self.add_call(call, &call_path, ancestors)?],
+            };
+            steps.push(step);
+        }
+        ancestors.pop();
+        self.nodes[node].steps = steps;
+        Ok(node)
+    }
+}
+
+fn validate_classes(raw: &[RawClass], components: &[ComponentSpec]) -> Checked<Vec<ClassSpec>> {
+    if raw.is_empty() {
+        return Err(Problem::new("app.classes", "no request classes")
+            .with_help("add at least one [[app.classes]] with a name, share and entry"));
+    }
+    let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
+    let mut seen = BTreeSet::new();
+    let mut classes = Vec::new();
+    for (index, class) in raw.iter().enumerate() {
+        let path = format!("app.classes[{index}]");
+        let name = unique_name(class.name.as_ref(), &path, &mut seen, "request class")?;
+        if name == "all" {
+            return Err(Problem::new(
+                format!("{path}.name"),
+                "`all` is reserved for the total over classes",
+            ));
+        }
+        let share = match class.share {
+            Some(share) => in_range(share, &format!("{path}.share"), 0.0, 1.0, "a share")?,
+            None if raw.len() == 1 => 1.0,
+            None => {
+                return Err(Problem::new(
+                    format!("{path}.share"),
+                    "is required when there are several classes",
+                )
+                .with_help("the class's fraction of arrivals, e.g. share = 0.3"));
+            }
+        };
+        let entry_path = format!("{path}.entry");
+        let entry_name = require(
+            class.entry.as_ref(),
+            &entry_path,
+            "the component the request enters at, e.g. entry = \"frontend\"",
+        )?;
+        let mut builder = TreeBuilder {
+            names: &names,
+            nodes: Vec::new(),
+        };
+        let entry = builder.component(entry_name, &entry_path)?;
+        builder.add_node(entry, 1.0, &class.calls, &path, &mut Vec::new())?;
+        let slo = match &class.slo {
+            None => Slo {
+                latency: duration_at(defaults::SLO_LATENCY, &path)?,
+                percentile: defaults::SLO_PERCENTILE,
+                availability: defaults::SLO_AVAILABILITY,
+            },
+            Some(raw_slo) => {
+                let slo_path = format!("{path}.slo");
+                let latency = optional_duration(
+                    &raw_slo.latency,
+                    &format!("{slo_path}.latency"),
+                    defaults::SLO_LATENCY,
+                )?;
+                let percentile = raw_slo.percentile.unwrap_or(defaults::SLO_PERCENTILE);
+                if !(percentile > 0.0 && percentile < 100.0) {
+                    return Err(Problem::new(
+                        format!("{slo_path}.percentile"),
+                        format!("{percentile} is not a percentile"),
+                    )
+                    .with_help("use a value in (0, 100), e.g. 99 or 99.9"));
+                }
+                let availability = raw_slo.availability.unwrap_or(defaults::SLO_AVAILABILITY);
+                if !(availability > 0.0 && availability <= 1.0) {
+                    return Err(Problem::new(
+                        format!("{slo_path}.availability"),
+                        format!("{availability} is not in (0, 1]"),
+                    )
+                    .with_help("a fraction of requests, e.g. 0.999"));
+                }
+                Slo {
+                    latency,
+                    percentile,
+                    availability,
+                }
+            }
+        };
+        classes.push(ClassSpec {
+            name,
+            share,
+            tree: CallTree {
+                nodes: builder.nodes,
+            },
+            slo,
+        });
+    }
+    let total: f64 = classes.iter().map(|c| c.share).sum();
+    if (total - 1.0).abs() > 1e-6 {
+        let listed: Vec<String> = classes
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.share))
+            .collect();
+        return Err(Problem::new(
+            "app.classes",
+            format!("shares sum to {total}, not 1 ({})", listed.join(", ")),
+        )
+        .with_help("make the shares of all classes add up to 1"));
+    }
+    Ok(classes)
+}
+
+fn balancer_at(name: &Option<String>, path: &str, default: BalancerKind) -> Checked<BalancerKind> {
+    match name {
+        None => Ok(default),
+        Some(name) => BalancerKind::from_name(name).ok_or_else(|| {
+            Problem::new(path, format!("unknown balancer `{name}`"))
+                .with_help(did_you_mean(name, &BalancerKind::NAMES))
+        }),
+    }
+}
+
+fn validate_app(raw: &RawApp) -> Checked<AppSpec> {
+    let components = validate_components(&raw.components)?;
+    let classes = validate_classes(&raw.classes, &components)?;
+    let deployment = &raw.deployment;
+    let mode_name = deployment.mode.as_deref().unwrap_or("microservices");
+    let mode = DeploymentMode::from_name(mode_name).ok_or_else(|| {
+        Problem::new(
+            "app.deployment.mode",
+            format!("unknown deployment mode `{mode_name}`"),
+        )
+        .with_help(did_you_mean(mode_name, &DeploymentMode::NAMES))
+    })?;
+    let hop_latency = optional_duration(
+        &deployment.hop_latency,
+        "app.deployment.hop_latency",
+        defaults::HOP_LATENCY,
+    )?;
+    let default_replicas = deployment.replicas.unwrap_or(defaults::REPLICAS);
+    let default_balancer = balancer_at(
+        &deployment.balancer,
+        "app.deployment.balancer",
+        BalancerKind::RoundRobin,
+    )?;
+    let component_names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
+
+    // Which components each service holds.
+    let groups: Vec<(String, Vec<usize>)> = match mode {
+        DeploymentMode::Microservices => components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), vec![i]))
+            .collect(),
+        DeploymentMode::Monolith => vec![(
+            deployment
+                .monolith_name
+                .clone()
+                .unwrap_or_else(|| defaults::MONOLITH_NAME.to_string()),
+            (0..components.len()).collect(),
+        )],
+        DeploymentMode::Groups => {
+            let raw_groups = deployment.groups.as_ref().ok_or_else(|| {
+                Problem::new("app.deployment.groups", "is required when mode = \"groups\"")
+                    .with_help("map each service to its components, e.g. groups = { web = [\"frontend\", \"catalog\"], orders = [\"cart\"] }")
+            })?;
+            let mut owner: BTreeMap<usize, &str> = BTreeMap::new();
+            let mut groups = Vec::new();
+            for (group, members) in raw_groups {
+                let group_path = format!("app.deployment.groups.{group}");
+                if members.is_empty() {
+                    return Err(Problem::new(&group_path, "is empty")
+                        .with_help("list the components this service holds"));
+                }
+                let mut indices = Vec::new();
+                for (index, member) in members.iter().enumerate() {
+                    let member_path = format!("{group_path}[{index}]");
+                    let component = component_names
+                        .iter()
+                        .position(|n| n == member)
+                        .ok_or_else(|| {
+                            Problem::new(&member_path, format!("unknown component `{member}`"))
+                                .with_help(did_you_mean(member, &component_names))
+                        })?;
+                    if let Some(previous) = owner.insert(component, group) {
+                        return Err(Problem::new(
+                            &member_path,
+                            format!("component `{member}` is in both `{previous}` and `{group}`"),
+                        )
+                        .with_help("each component belongs to exactly one group"));
+                    }
+                    indices.push(component);
+                }
+                groups.push((group.clone(), indices));
+            }
+            if let Some(missing) = (0..components.len()).find(|c| !owner.contains_key(c)) {
+                return Err(Problem::new(
+                    "app.deployment.groups",
+                    format!("component `{}` is in no group", components[missing].name),
+                )
+                .with_help("every component must belong to exactly one group"));
+            }
+            groups
+        }
+    };
+    let service_names: Vec<&str> = groups.iter().map(|(name, _)| name.as_str()).collect();
+    for name in deployment.services.keys() {
+        if !service_names.contains(&name.as_str()) {
+            return Err(Problem::new(
+                format!("app.deployment.services.{name}"),
+                format!("no service `{name}` in {mode_name} mode"),
+            )
+            .with_help(did_you_mean(name, &service_names)));
+        }
+    }
+    let mut service_of_component = vec![0; components.len()];
+    let mut services = Vec::new();
+    for (service_index, (name, members)) in groups.into_iter().enumerate() {
+        for &member in &members {
+            service_of_component[member] = service_index;
+        }
+        let settings = deployment.services.get(&name);
+        let path = format!("app.deployment.services.{name}");
+        let member_specs: Vec<&ComponentSpec> = members.iter().map(|&m| &components[m]).collect();
+        let single_replicas = if member_specs.len() == 1 {
+            member_specs[0].replicas
+        } else {
+            None
+        };
+        let replicas = settings
+            .and_then(|s| s.replicas)
+            .or(single_replicas)
+            .unwrap_or(default_replicas);
+        let workers = settings
+            .and_then(|s| s.workers)
+            .unwrap_or_else(|| member_specs.iter().map(|c| c.workers).max().unwrap_or(1));
+        if workers == 0 {
+            return Err(Problem::new(
+                format!("{path}.workers"),
+                "a replica needs at least one worker",
+            ));
+        }
+        let queue_limit = settings.and_then(|s| s.queue_limit).unwrap_or_else(|| {
+            member_specs
+                .iter()
+                .map(|c| c.queue_limit)
+                .max()
+                .unwrap_or(0)
+        });
+        let summed_cpu: u64 = member_specs.iter().map(|c| c.cpu_millis).sum();
+        let summed_memory: u64 = member_specs.iter().map(|c| c.memory_bytes).sum();
+        let summed_image: u64 = member_specs.iter().map(|c| c.image_bytes).sum();
+        let cpu_millis = match settings.and_then(|s| s.cpu.as_ref()) {
+            Some(cpu) => cpu_at(&Some(cpu.clone()), &format!("{path}.cpu"), 0)?,
+            None => summed_cpu,
+        };
+        let memory_bytes = match settings.and_then(|s| s.memory.clone()) {
+            Some(memory) => bytes_at(&Some(memory), &format!("{path}.memory"), "")?,
+            None => summed_memory,
+        };
+        let image_bytes = match settings.and_then(|s| s.image_size.clone()) {
+            Some(image) => bytes_at(&Some(image), &format!("{path}.image_size"), "")?,
+            None => summed_image,
+        };
+        let balancer = balancer_at(
+            &settings.and_then(|s| s.balancer.clone()),
+            &format!("{path}.balancer"),
+            default_balancer,
+        )?;
+        services.push(ServiceSpec {
+            name,
+            components: members,
+            replicas,
+            workers,
+            queue_limit,
+            cpu_millis,
+            memory_bytes,
+            image_bytes,
+            balancer,
+        });
+    }
+    Ok(AppSpec {
+        components,
+        classes,
+        mode,
+        hop_latency,
+        services,
+        service_of_component,
+    })
+}
+
+fn validate_rate(text: &Option<String>, path: &str) -> Checked<f64> {
+    let text = require(text.clone(), path, "a rate such as \"200/s\"")?;
+    let rate = parse_rate_per_sec(&text).map_err(|e| Problem::new(path, e))?;
+    if rate > 1e9 {
+        return Err(Problem::new(
+            path,
+            format!("{rate}/s is above the supported 1e9/s"),
+        ));
+    }
+    Ok(rate)
+}
+
+fn validate_points(
+    points: &Option<Vec<RawRatePoint>>,
+    path: &str,
+    kind: &str,
+) -> Checked<Vec<RatePoint>> {
+    let raw_points = require(
+        points.as_ref(),
+        &format!("{path}.points"),
+        &format!("a {kind} profile needs points = [{{ at = \"0s\", rate = \"100/s\" }}, ...]"),
+    )?;
+    if raw_points.is_empty() {
+        return Err(Problem::new(format!("{path}.points"), "is empty")
+            .with_help("list at least one { at, rate } point"));
+    }
+    let mut points: Vec<RatePoint> = Vec::new();
+    for (index, point) in raw_points.iter().enumerate() {
+        let point_path = format!("{path}.points[{index}]");
+        let at_path = format!("{point_path}.at");
+        let at = duration_at(
+            &require(point.at.clone(), &at_path, "when, e.g. at = \"5m\"")?,
+            &at_path,
+        )?;
+        if let Some(previous) = points.last()
+            && at <= previous.at
+        {
+            return Err(Problem::new(
+                at_path,
+                format!("{at} is not after the previous point ({})", previous.at),
+            )
+            .with_help("list points in increasing time order"));
+        }
+        let rate_per_sec = validate_rate(&point.rate, &format!("{point_path}.rate"))?;
+        points.push(RatePoint { at, rate_per_sec });
+    }
+    Ok(points)
+}
+
+fn read_trace(file: &str, path: &str, scenario_file: &Path) -> Checked<Vec<RatePoint>> {
+    let location = super::source::scenario_dir(scenario_file).join(file);
+    let text = std::fs::read_to_string(&location).map_err(|e| {
+        Problem::new(
+            path,
+            format!("cannot read trace file {}: {e}", location.display()),
+        )
+        .with_help(
+            "the path is relative to the scenario file; the file holds `time_s,rate_per_s` rows",
+        )
+    })?;
+    let mut points: Vec<RatePoint> = Vec::new();
+    for (line_index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty()
+            || line.starts_with('#')
+            || (line_index == 0 && line.chars().any(|c| c.is_ascii_alphabetic()))
+        {
+            continue;
+        }
+        let bad = |what: &str| {
+            Problem::new(
+                path,
+                format!("{}:{}: {what}", location.display(), line_index + 1),
+            )
+            .with_help("each row is `time_s,rate_per_s` with increasing times, e.g. `60,250`")
+        };
+        let (time, rate) = line
+            .split_once(',')
+            .ok_or_else(|| bad("expected two comma-separated numbers"))?;
+        let seconds: f64 = time
+            .trim()
+            .parse()
+            .map_err(|_| bad("the time is not a number of seconds"))?;
+        let rate_per_sec: f64 = rate
+            .trim()
+            .parse()
+            .map_err(|_| bad("the rate is not a number"))?;
+        if !(seconds.is_finite()
+            && seconds >= 0.0
+            && rate_per_sec.is_finite()
+            && rate_per_sec >= 0.0)
+        {
+            return Err(bad("time and rate must be zero or positive"));
+        }
+        let at = SimDuration::from_secs_f64(seconds);
+        if points.last().is_some_and(|previous| at <= previous.at) {
+            return Err(bad("times must increase from row to row"));
+        }
+        points.push(RatePoint { at, rate_per_sec });
+    }
+    if points.is_empty() {
+        return Err(Problem::new(
+            path,
+            format!("trace file {} has no rows", location.display()),
+        ));
+    }
+    Ok(points)
+}
+
+fn validate_workload(
+    raw: &RawWorkload,
+    duration: SimDuration,
+    file: &Path,
+) -> Checked<WorkloadSpec> {
+    const KINDS: [&str; 6] = ["constant", "steps", "ramp", "spike", "diurnal", "trace"];
+    let base_rate_per_sec = validate_rate(&raw.rate, "workload.rate")?;
+    let Some(profile) = &raw.profile else {
+        return Ok(WorkloadSpec {
+            base_rate_per_sec,
+            profile: RateProfile::Constant,
+        });
+    };
+    let path = "workload.profile";
+    let kind = require(
+        profile.kind.clone(),
+        &format!("{path}.kind"),
+        &format!("one of: {}", KINDS.join(", ")),
+    )?;
+    let allowed: &[&str] = match kind.as_str() {
+        "constant" => &[],
+        "steps" | "ramp" => &["points"],
+        "spike" => &["start", "ramp_up", "hold", "ramp_down", "peak_factor"],
+        "diurnal" => &["period", "amplitude", "peak_at"],
+        "trace" => &["file"],
+        other => {
+            return Err(Problem::new(
+                format!("{path}.kind"),
+                format!("unknown profile kind `{other}`"),
+            )
+            .with_help(did_you_mean(other, &KINDS)));
+        }
+    };
+    let present = [
+        ("points", profile.points.is_some()),
+        ("start", profile.start.is_some()),
+        ("ramp_up", profile.ramp_up.is_some()),
+        ("hold", profile.hold.is_some()),
+        ("ramp_down", profile.ramp_down.is_some()),
+        ("peak_factor", profile.peak_factor.is_some()),
+        ("period", profile.period.is_some()),
+        ("amplitude", profile.amplitude.is_some()),
+        ("peak_at", profile.peak_at.is_some()),
+        ("file", profile.file.is_some()),
+    ];
+    for (key, is_set) in present {
+        if is_set && !allowed.contains(&key) {
+            let takes = if allowed.is_empty() {
+                "no other keys".to_string()
+            } else {
+                allowed.join(", ")
+            };
+            return Err(Problem::new(
+                format!("{path}.{key}"),
+                format!("`{key}` does not apply to a {kind} profile"),
+            )
+            .with_help(format!("a {kind} profile takes: {takes}")));
+        }
+    }
+    let profile = match kind.as_str() {
+        "constant" => RateProfile::Constant,
+        "steps" => RateProfile::Steps {
+            points: validate_points(&profile.points, path, &kind)?,
+        },
+        "ramp" => RateProfile::Ramp {
+            points: validate_points(&profile.points, path, &kind)?,
+        },
+        "spike" => {
+            let start = optional_duration(&profile.start, &format!("{path}.start"), "0s")?;
+            if start >= duration {
+                return Err(Problem::new(
+                    format!("{path}.start"),
+                    format!("the spike starts at {start}, after the run ends ({duration})"),
+                ));
+            }
+            let ramp_up = optional_duration(&profile.ramp_up, &format!("{path}.ramp_up"), "0s")?;
+            let hold = optional_duration(&profile.hold, &format!("{path}.hold"), "0s")?;
+            let ramp_down =
+                optional_duration(&profile.ramp_down, &format!("{path}.ramp_down"), "0s")?;
+            let peak_factor = require(
+                profile.peak_factor,
+                &format!("{path}.peak_factor"),
+                "peak rate / base rate, e.g. peak_factor = 5",
+            )?;
+            let peak_factor = in_range(
+                peak_factor,
+                &format!("{path}.peak_factor"),
+                0.0,
+                10_000.0,
+                "peak_factor",
+            )?;
+            RateProfile::Spike {
+                start,
+                ramp_up,
+                hold,
+                ramp_down,
+                peak_factor,
+            }
+        }
+        "diurnal" => {
+            let period = optional_duration(&profile.period, &format!("{path}.period"), "24h")?;
+            if period == SimDuration::ZERO {
+                return Err(Problem::new(
+                    format!("{path}.period"),
+                    "must be longer than zero",
+                ));
+            }
+            let amplitude = in_range(
+                profile.amplitude.unwrap_or(0.5),
+                &format!("{path}.amplitude"),
+                0.0,
+                1.0,
+                "amplitude",
+            )?;
+            let peak_at = optional_duration(&profile.peak_at, &format!("{path}.peak_at"), "0s")?;
+            RateProfile::Diurnal {
+                period,
+                amplitude,
+                peak_at,
+            }
+        }
+        _ => {
+            let file_path = format!("{path}.file");
+            let file_name = require(
+                profile.file.clone(),
+                &file_path,
+                "a CSV file of `time_s,rate_per_s` rows, relative to the scenario",
+            )?;
+            let points = read_trace(&file_name, &file_path, file)?;
+            RateProfile::Trace {
+                file: file_name,
+                points,
+            }
+        }
+    };
+    Ok(WorkloadSpec {
+        base_rate_per_sec,
+        profile,
+    })
+}
+
+/// Where each replica of each service runs: `placements[service][replica]` is a node index.
+fn place_replicas(cluster: &ClusterSpec, app: &AppSpec) -> Checked<Vec<Vec<Option<usize>>>> {
+    let mut nodes = Cluster::new(cluster);
+    let capacity_modelled = !cluster.node_groups.is_empty();
+    let mut placements = Vec::new();
+    for service in &app.services {
+        let mut service_placements = Vec::new();
+        for replica in 0..service.replicas {
+            if !capacity_modelled {
+                service_placements.push(None);
+                continue;
+            }
+            let task = TaskShape {
+                cpu_millis: service.cpu_millis,
+                memory_bytes: service.memory_bytes,
+            };
+            let Some(node) = nodes.place_first_fit(task) else {
+                let path = match app.mode {
+                    DeploymentMode::Microservices => {
+                        format!("app.components[{}]", service.components[0])
+                    }
+                    _ => "app.deployment".to_string(),
+                };
+                let largest = nodes
+                    .nodes()
+                    .iter()
+                    .map(|n| (n.free_cpu_millis, n.free_memory_bytes))
+                    .max()
+                    .unwrap_or((0, 0));
+                return Err(Problem::new(
+                    path,
+                    format!(
+                        "replica {} of service `{}` (cpu {}m, memory {} MiB) fits on no node; the most free node has cpu {}m, memory {} MiB left",
+                        replica + 1,
+                        service.name,
+                        service.cpu_millis,
+                        service.memory_bytes / (1024 * 1024),
+                        largest.0,
+                        largest.1 / (1024 * 1024),
+                    ),
+                )
+                .with_help("add nodes (cluster.node_groups[].count), use larger nodes, or lower the service's replicas, cpu or memory"));
+            };
+            service_placements.push(Some(node));
+        }
+        placements.push(service_placements);
+    }
+    Ok(placements)
+}
