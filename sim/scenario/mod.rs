@@ -81,9 +81,22 @@ pub struct Loaded {
 
 /// Reads, overrides and validates the scenario at `path`.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+    let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
         path: path.display().to_string(),
         source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|error| {
+        // Point at the first byte that is not UTF-8, counting lines in the valid text before it.
+        let valid = error.utf8_error().valid_up_to();
+        let prefix = String::from_utf8_lossy(&error.as_bytes()[..valid]).into_owned();
+        let map = SourceMap::new(path, &prefix);
+        ScenarioError::Invalid(Box::new(
+            map.at_span(
+                valid..valid,
+                &Problem::new("", format!("byte {valid} is not UTF-8 text"))
+                    .with_help("save the scenario as UTF-8"),
+            ),
+        ))
     })?;
     parse(path, &text, overrides)
 }
@@ -93,18 +106,10 @@ pub fn parse(path: &Path, text: &str, overrides: &[String]) -> Result<Loaded, Sc
     let invalid = |diagnostic: Diagnostic| ScenarioError::Invalid(Box::new(diagnostic));
     let mut map = SourceMap::new(path, text);
     let mut table: toml::Table = match toml::de::DeTable::parse(text) {
-        Ok(_) => text.parse().map_err(|e: toml::de::Error| {
-            invalid(map.at_span(
-                e.span().unwrap_or(0..0),
-                &Problem::new("", syntax_message(&e)),
-            ))
-        })?,
-        Err(e) => {
-            return Err(invalid(map.at_span(
-                e.span().unwrap_or(0..0),
-                &Problem::new("", syntax_message(&e)),
-            )));
-        }
+        Ok(_) => text
+            .parse()
+            .map_err(|e: toml::de::Error| invalid(syntax_error(&map, text, &e)))?,
+        Err(e) => return Err(invalid(syntax_error(&map, text, &e))),
     };
     for flag in overrides {
         match apply_override(&mut table, flag) {
@@ -120,7 +125,12 @@ pub fn parse(path: &Path, text: &str, overrides: &[String]) -> Result<Loaded, Sc
         }
     }
     let raw: raw::RawScenario = serde_path_to_error::deserialize(toml::Value::Table(table))
-        .map_err(|e| invalid(map.locate(&serde_problem(&e))))?;
+        .map_err(|e| {
+            invalid(match serde_problem(&e) {
+                (problem, Anchor::Key) => map.locate_key(&problem),
+                (problem, Anchor::Value) => map.locate(&problem),
+            })
+        })?;
     let scenario =
         validate::validate(raw, path).map_err(|problem| invalid(map.locate(&problem)))?;
     Ok(Loaded {
@@ -134,12 +144,90 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn syntax_message(error: &toml::de::Error) -> String {
-    format!("TOML syntax error: {}", error.message().trim())
+/// A TOML syntax error, located at its span; a duplicate key is named.
+fn syntax_error(map: &SourceMap, text: &str, error: &toml::de::Error) -> Diagnostic {
+    let span = error.span().unwrap_or(0..0);
+    let message = error.message().trim();
+    let problem = if message == "duplicate key" {
+        let key = text.get(span.clone()).unwrap_or_default().trim();
+        Problem::new("", format!("TOML syntax error: duplicate key `{key}`")).with_help(
+            "a key may appear only once in a table (and a [table] header only once); remove or rename one",
+        )
+    } else {
+        Problem::new("", format!("TOML syntax error: {message}"))
+            .with_help("see https://toml.io for the syntax; scenarios/README.md for the keys")
+    };
+    map.at_span(span, &problem)
+}
+
+/// Where a serde problem points: at the key as written (unknown keys) or at its value.
+enum Anchor {
+    Key,
+    Value,
+}
+
+/// Serde's names for what it expected, in scenario-file words, with help on writing it.
+const EXPECTED: [(&str, &str, &str); 7] = [
+    (
+        "u32",
+        "a whole number from 0 to 4294967295",
+        "write a whole number without quotes, e.g. 8",
+    ),
+    (
+        "u64",
+        "a whole number, 0 or more",
+        "write a whole number without quotes, e.g. 42",
+    ),
+    (
+        "f64",
+        "a number",
+        "write a number without quotes, e.g. 0.5 or 99",
+    ),
+    (
+        "a boolean",
+        "true or false",
+        "write true or false without quotes",
+    ),
+    (
+        "a sequence",
+        "an array",
+        "write a list in brackets, e.g. [\"a\", \"b\"], or repeat a [[double-bracket]] table header once per element",
+    ),
+    (
+        "a string",
+        "a string",
+        "write it as a quoted string with a unit, e.g. \"250ms\", \"512MiB\", \"200/s\"",
+    ),
+    (
+        "a borrowed string",
+        "a string",
+        "write it as a quoted string with a unit, e.g. \"250ms\", \"512MiB\", \"200/s\"",
+    ),
+];
+
+/// Rewrites serde's "invalid type: map, expected struct RawApp" into "... table, expected a table".
+fn plain_type_message(message: &str) -> (String, Option<&'static str>) {
+    let (found, expected) = match message.split_once(", expected ") {
+        Some((found, expected)) => (found, expected.trim()),
+        None => return (message.to_string(), None),
+    };
+    let found = found
+        .replace(": map", ": table")
+        .replace(": sequence", ": array");
+    if expected.starts_with("struct ") || expected == "a map" {
+        return (
+            format!("{found}, expected a table"),
+            Some("write a table: a [name] header with keys below it, or { key = value, ... }"),
+        );
+    }
+    match EXPECTED.iter().find(|(name, _, _)| *name == expected) {
+        Some((_, plain, help)) => (format!("{found}, expected {plain}"), Some(help)),
+        None => (format!("{found}, expected {expected}"), None),
+    }
 }
 
 /// Turns a serde error (unknown key, wrong type) into a problem at its key path, with "did you mean".
-fn serde_problem(error: &serde_path_to_error::Error<toml::de::Error>) -> Problem {
+fn serde_problem(error: &serde_path_to_error::Error<toml::de::Error>) -> (Problem, Anchor) {
     let path = error.path().to_string().replace("?", "");
     let path = if path == "." { String::new() } else { path };
     let message = error.inner().message().trim().to_string();
@@ -161,27 +249,31 @@ fn serde_problem(error: &serde_path_to_error::Error<toml::de::Error>) -> Problem
         } else {
             did_you_mean(unknown, &expected)
         };
-        return Problem::new(full_path, format!("unknown key `{unknown}`")).with_help(help);
+        return (
+            Problem::new(full_path, format!("unknown key `{unknown}`")).with_help(help),
+            Anchor::Key,
+        );
     }
     if message.contains("did not match any variant of untagged enum NumberOrText") {
-        return Problem::new(
-            path,
-            "expected a number of vCPUs or a string such as \"500m\"",
-        )
-        .with_help("e.g. cpu = 0.5 or cpu = \"500m\"");
+        return (
+            Problem::new(
+                path,
+                "expected a number of vCPUs or a string such as \"500m\"",
+            )
+            .with_help("e.g. cpu = 0.5 or cpu = \"500m\""),
+            Anchor::Value,
+        );
     }
-    let help = if message.contains("expected a string")
-        || message.contains("expected a borrowed string")
-    {
-        "write it as a quoted string with a unit, e.g. \"250ms\", \"512MiB\", \"200/s\""
-    } else if message.contains("invalid type") {
-        "check the value's type: numbers unquoted, durations and sizes quoted with a unit"
-    } else if message.contains("missing field") {
-        "add the missing key"
-    } else {
-        "see scenarios/README.md for every key"
+    let (message, type_help) = plain_type_message(&message);
+    let help = match type_help {
+        Some(help) => help,
+        None if message.contains("invalid type") => {
+            "check the value's type: numbers unquoted, durations and sizes quoted with a unit"
+        }
+        None if message.contains("missing field") => "add the missing key",
+        None => "see scenarios/README.md for every key",
     };
-    Problem::new(path, message).with_help(help)
+    (Problem::new(path, message).with_help(help), Anchor::Value)
 }
 
 #[cfg(test)]
@@ -256,6 +348,63 @@ rate = "10/s"
         assert_eq!(loaded.scenario.app.services[0].workers, 3);
         let diagnostic = error_of(MINIMAL, &["run.duration=forever"]);
         assert!(diagnostic.origin.contains("--set"), "{diagnostic}");
+    }
+
+    #[test]
+    fn type_errors_speak_the_file_s_language() {
+        let diagnostic = error_of(&MINIMAL.replace("rate = \"10/s\"", "rate = 10"), &[]);
+        assert_eq!(diagnostic.path, "workload.rate");
+        assert!(
+            diagnostic.message.contains("expected a string"),
+            "{diagnostic}"
+        );
+        let diagnostic = error_of(MINIMAL, &["app.components.api.workers=-1"]);
+        assert!(
+            diagnostic.message.contains("expected a whole number"),
+            "{diagnostic}"
+        );
+        let diagnostic = error_of(MINIMAL, &["app=5"]);
+        assert!(
+            diagnostic.message.contains("expected a table"),
+            "{diagnostic}"
+        );
+        assert!(!diagnostic.message.contains("Raw"), "{diagnostic}");
+        let diagnostic = error_of(&MINIMAL.replace("[[app.classes]]", "[app.classes]"), &[]);
+        assert!(
+            diagnostic.message.contains("table, expected an array"),
+            "{diagnostic}"
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_named() {
+        let diagnostic = error_of(
+            &MINIMAL.replace("duration = \"1m\"", "duration = \"1m\"\nduration = \"2m\""),
+            &[],
+        );
+        assert_eq!((diagnostic.line, diagnostic.column), (4, 1));
+        assert!(
+            diagnostic.message.contains("duplicate key `duration`"),
+            "{diagnostic}"
+        );
+    }
+
+    #[test]
+    fn files_that_are_not_utf8_are_located() {
+        let directory = tempfile::tempdir().unwrap();
+        let file = directory.path().join("latin1.toml");
+        std::fs::write(&file, b"[run]\nduration = \"1m\"\nname = \"caf\xe9\"\n").unwrap();
+        match load(&file, &[]) {
+            Err(ScenarioError::Invalid(diagnostic)) => {
+                assert_eq!(
+                    (diagnostic.line, diagnostic.column),
+                    (3, 12),
+                    "{diagnostic}"
+                );
+                assert!(diagnostic.message.contains("UTF-8"), "{diagnostic}");
+            }
+            other => panic!("expected an invalid scenario, got {other:?}"),
+        }
     }
 
     #[test]

@@ -83,7 +83,10 @@ impl fmt::Display for Diagnostic {
 pub struct SourceMap {
     origin: String,
     text: String,
+    /// Where each key's value (or, for tables, its key) is: what problems with a value point at.
     spans: BTreeMap<String, Range<usize>>,
+    /// Where each key itself is written: what unknown-key problems point at.
+    key_spans: BTreeMap<String, Range<usize>>,
     overrides: Vec<(String, String)>,
 }
 
@@ -91,13 +94,15 @@ impl SourceMap {
     /// Indexes every key and array element of `text` (which must already parse).
     pub fn new(origin: &Path, text: &str) -> Self {
         let mut spans = BTreeMap::new();
+        let mut key_spans = BTreeMap::new();
         if let Ok(root) = DeTable::parse(text) {
-            index_table(root.get_ref(), "", &mut spans);
+            index_table(root.get_ref(), "", &mut spans, &mut key_spans);
         }
         SourceMap {
             origin: origin.display().to_string(),
             text: text.to_string(),
             spans,
+            key_spans,
             overrides: Vec::new(),
         }
     }
@@ -113,13 +118,20 @@ impl SourceMap {
     }
 
     /// Locates a problem: at its key if present, else at the nearest enclosing key, else line 1.
+    ///
+    /// A problem inside a value set by `--set`, or at a key that only a `--set` created, is located at
+    /// that flag instead of the file.
     pub fn locate(&self, problem: &Problem) -> Diagnostic {
-        if let Some((index, (_, flag))) = self
-            .overrides
-            .iter()
-            .enumerate()
-            .rev()
-            .find(|(_, (path, _))| is_within(&problem.path, path))
+        if let Some((index, (_, flag))) =
+            self.overrides
+                .iter()
+                .enumerate()
+                .rev()
+                .find(|(_, (path, _))| {
+                    is_within(&problem.path, path)
+                        || (is_within(path, &problem.path)
+                            && !self.spans.contains_key(&problem.path))
+                })
         {
             let value_column = flag.find('=').map_or(1, |at| at + 2);
             return Diagnostic {
@@ -149,6 +161,18 @@ impl SourceMap {
         self.at_span(span.unwrap_or(0..0), problem)
     }
 
+    /// Locates a problem with a key itself (an unknown key): at the key as written, not at its value.
+    pub fn locate_key(&self, problem: &Problem) -> Diagnostic {
+        let from_flag = self
+            .overrides
+            .iter()
+            .any(|(path, _)| is_within(&problem.path, path) || is_within(path, &problem.path));
+        match self.key_spans.get(&problem.path) {
+            Some(span) if !from_flag => self.at_span(span.clone(), problem),
+            _ => self.locate(problem),
+        }
+    }
+
     /// Locates a problem at a byte range of the text.
     pub fn at_span(&self, span: Range<usize>, problem: &Problem) -> Diagnostic {
         let start = span.start.min(self.text.len());
@@ -169,9 +193,37 @@ impl SourceMap {
             path: problem.path.clone(),
             message: problem.message.clone(),
             help: problem.help.clone(),
-            snippet: Some((line_text.to_string(), column_chars, width)),
+            snippet: Some(snippet_window(line_text, column_chars, width)),
         }
     }
+}
+
+/// Longest source line shown in a snippet, in characters; longer lines are cut around the caret.
+const SNIPPET_CHARS: usize = 100;
+
+/// Cuts a long source line to a window around the marked range (`start`, `width`, in characters),
+/// marking the cuts with `…`; returns the text and the range's position within it.
+fn snippet_window(line: &str, start: usize, width: usize) -> (String, usize, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= SNIPPET_CHARS {
+        return (line.to_string(), start, width);
+    }
+    let start = start.min(chars.len());
+    let width = width.min(SNIPPET_CHARS / 2);
+    let context = (SNIPPET_CHARS - width) / 2;
+    let from = start.saturating_sub(context);
+    let to = (start + width + context).min(chars.len());
+    let mut text = String::new();
+    let mut shown_start = start - from;
+    if from > 0 {
+        text.push('…');
+        shown_start += 1;
+    }
+    text.extend(&chars[from..to]);
+    if to < chars.len() {
+        text.push('…');
+    }
+    (text, shown_start, width)
 }
 
 /// True when `path` is `prefix` or lies inside it (`a.b[1].c` is within `a.b` and `a.b[1]`).
@@ -200,7 +252,9 @@ fn join(prefix: &str, key: &str) -> String {
     }
 }
 
-fn index_table(table: &DeTable<'_>, prefix: &str, spans: &mut BTreeMap<String, Range<usize>>) {
+type Spans = BTreeMap<String, Range<usize>>;
+
+fn index_table(table: &DeTable<'_>, prefix: &str, spans: &mut Spans, key_spans: &mut Spans) {
     for (key, value) in table.iter() {
         let path = join(prefix, key.get_ref());
         let span = match value.get_ref() {
@@ -209,18 +263,19 @@ fn index_table(table: &DeTable<'_>, prefix: &str, spans: &mut BTreeMap<String, R
             _ => value.span(),
         };
         spans.insert(path.clone(), span);
-        index_value(value.get_ref(), &path, spans);
+        key_spans.insert(path.clone(), key.span());
+        index_value(value.get_ref(), &path, spans, key_spans);
     }
 }
 
-fn index_value(value: &DeValue<'_>, path: &str, spans: &mut BTreeMap<String, Range<usize>>) {
+fn index_value(value: &DeValue<'_>, path: &str, spans: &mut Spans, key_spans: &mut Spans) {
     match value {
-        DeValue::Table(table) => index_table(table, path, spans),
+        DeValue::Table(table) => index_table(table, path, spans, key_spans),
         DeValue::Array(items) => {
             for (index, item) in items.iter().enumerate() {
                 let item_path = format!("{path}[{index}]");
                 spans.insert(item_path.clone(), item.span());
-                index_value(item.get_ref(), &item_path, spans);
+                index_value(item.get_ref(), &item_path, spans, key_spans);
             }
         }
         _ => {}
@@ -450,6 +505,42 @@ mod tests {
         map.add_override("run.duration".into(), "run.duration=forever".into());
         let located = map.locate(&Problem::new("run.duration", "bad"));
         assert!(located.origin.contains("--set"));
+    }
+
+    #[test]
+    fn unknown_keys_point_at_the_key() {
+        let map = SourceMap::new(Path::new("x.toml"), "[run]\ndurration = \"10m\"\n");
+        let found = map.locate_key(&Problem::new("run.durration", "unknown"));
+        assert_eq!((found.line, found.column), (2, 1));
+    }
+
+    #[test]
+    fn keys_created_by_overrides_point_at_the_flag() {
+        let mut map = SourceMap::new(Path::new("x.toml"), TEXT);
+        map.add_override(
+            "app.deployment.services.x.workers".into(),
+            "app.deployment.services.x.workers=3".into(),
+        );
+        let located = map.locate(&Problem::new("app.deployment.services.x", "no service"));
+        assert!(located.origin.contains("--set"), "{located}");
+        // A key that is in the file stays located in the file.
+        let located = map.locate(&Problem::new("app.components[0].workers", "bad"));
+        assert_eq!(located.origin, "x.toml");
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_caret() {
+        let line = format!("x = [{}]", "1, ".repeat(500));
+        let (text, start, width) = snippet_window(&line, 900, 1);
+        assert!(text.chars().count() <= SNIPPET_CHARS + 2, "{text}");
+        assert!(text.starts_with('…') && text.ends_with('…'));
+        assert_eq!(
+            text.chars().nth(start),
+            line.chars().nth(900),
+            "the caret still marks the same character"
+        );
+        assert_eq!(width, 1);
+        assert_eq!(snippet_window("short", 1, 2), ("short".to_string(), 1, 2));
     }
 
     #[test]

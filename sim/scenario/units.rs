@@ -1,5 +1,11 @@
 //! Human units in scenario files: sizes ("512MiB", "300MB"), cpu ("0.5", "500m", "2vcpu") and rates ("200/s").
 
+/// Largest size accepted, in bytes (1 PiB): far above any node, small enough that sums cannot overflow.
+pub const MAX_BYTES: u64 = 1 << 50;
+
+/// Largest cpu amount accepted, in millicores (one million vCPUs).
+pub const MAX_CPU_MILLIS: u64 = 1_000_000_000;
+
 /// Parses a size: `"512MiB"`, `"1.5GiB"`, `"300MB"`, `"64KiB"`, `"1024B"`; returns bytes.
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
     const UNITS: [(&str, f64); 11] = [
@@ -27,7 +33,14 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
             )
         })?;
     let value = parse_non_negative(number, text)?;
-    Ok((value * scale).round() as u64)
+    let bytes = (value * scale).round();
+    if bytes > MAX_BYTES as f64 {
+        return Err(format!(
+            "`{}` is too large; sizes go up to 1PiB",
+            text.trim()
+        ));
+    }
+    Ok(bytes as u64)
 }
 
 /// Parses a cpu amount in millicores: `"500m"`, `"0.5"`, `"2vcpu"`, `"1 vCPU"`.
@@ -44,7 +57,34 @@ pub fn parse_cpu_millis(text: &str) -> Result<u64, String> {
         }
     };
     let value = parse_non_negative(number, text)?;
-    Ok((value * scale).round() as u64)
+    cpu_millis_from_vcpus(value * scale / 1000.0).map_err(|_| {
+        format!(
+            "`{}` is too large; cpu amounts go up to {} vCPUs",
+            text.trim(),
+            MAX_CPU_MILLIS / 1000
+        )
+    })
+}
+
+/// Converts a number of vCPUs (e.g. `0.5`) to millicores, rejecting negative, non-finite and huge values.
+pub fn cpu_millis_from_vcpus(vcpus: f64) -> Result<u64, String> {
+    // Very large numbers print in scientific notation rather than as hundreds of digits.
+    let shown = if vcpus.abs() < 1e15 {
+        vcpus.to_string()
+    } else {
+        format!("{vcpus:e}")
+    };
+    if !(vcpus.is_finite() && vcpus >= 0.0) {
+        return Err(format!("cpu {shown} must be zero or positive"));
+    }
+    let millis = (vcpus * 1000.0).round();
+    if millis > MAX_CPU_MILLIS as f64 {
+        return Err(format!(
+            "cpu {shown} is too large; cpu amounts go up to {} vCPUs",
+            MAX_CPU_MILLIS / 1000
+        ));
+    }
+    Ok(millis as u64)
 }
 
 /// Parses a rate into events per second: `"200/s"`, `"12000/min"`, `"1.5/ms"`, `"3600/h"`.
@@ -103,6 +143,8 @@ mod tests {
         assert!(parse_bytes("512").is_err());
         assert!(parse_bytes("512 parsecs").is_err());
         assert!(parse_bytes("-1MiB").is_err());
+        assert!(parse_bytes("99999999999999999999TiB").is_err());
+        assert_eq!(parse_bytes("1024TiB"), Ok(MAX_BYTES));
     }
 
     #[test]
@@ -112,6 +154,12 @@ mod tests {
         assert_eq!(parse_cpu_millis("2vcpu"), Ok(2000));
         assert_eq!(parse_cpu_millis("1 vCPU"), Ok(1000));
         assert!(parse_cpu_millis("lots").is_err());
+        assert!(parse_cpu_millis("1e300").is_err());
+        assert!(parse_cpu_millis("2000000vcpu").is_err());
+        assert_eq!(cpu_millis_from_vcpus(0.5), Ok(500));
+        assert!(cpu_millis_from_vcpus(-1.0).is_err());
+        assert!(cpu_millis_from_vcpus(f64::INFINITY).is_err());
+        assert!(cpu_millis_from_vcpus(1e300).is_err());
     }
 
     #[test]

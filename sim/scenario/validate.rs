@@ -2,7 +2,7 @@
 
 use super::raw::*;
 use super::source::{Problem, did_you_mean};
-use super::units::{parse_bytes, parse_cpu_millis, parse_rate_per_sec};
+use super::units::{cpu_millis_from_vcpus, parse_bytes, parse_cpu_millis, parse_rate_per_sec};
 use super::{RunSpec, Scenario};
 use crate::app::{
     AppSpec, CallNode, CallTree, ClassSpec, ComponentSpec, DeploymentMode, ServiceSpec, Slo,
@@ -53,6 +53,12 @@ pub mod defaults {
     pub const MONOLITH_NAME: &str = "monolith";
     /// Largest replications accepted.
     pub const MAX_REPLICATIONS: u32 = 10_000;
+    /// Largest number of nodes over all node groups.
+    pub const MAX_NODES: u64 = 10_000;
+    /// Largest number of replicas over all services.
+    pub const MAX_REPLICAS: u64 = 100_000;
+    /// Largest offered rate, in requests per second (base rate, profile points and trace rows alike).
+    pub const MAX_RATE_PER_SEC: f64 = 1e9;
 }
 
 type Checked<T> = Result<T, Problem>;
@@ -79,20 +85,23 @@ fn bytes_at(text: &Option<String>, path: &str, default: &str) -> Checked<u64> {
 fn cpu_at(value: &Option<NumberOrText>, path: &str, default_millis: u64) -> Checked<u64> {
     let millis = match value {
         None => default_millis,
-        Some(NumberOrText::Number(vcpu)) if vcpu.is_finite() && *vcpu >= 0.0 => {
-            (vcpu * 1000.0).round() as u64
-        }
-        Some(NumberOrText::Number(vcpu)) => {
-            return Err(Problem::new(
-                path,
-                format!("cpu {vcpu} must be zero or positive"),
-            ));
-        }
+        Some(NumberOrText::Number(vcpus)) => cpu_millis_from_vcpus(*vcpus).map_err(|e| {
+            Problem::new(path, e).with_help("vCPUs as a number (0.5) or millicores (\"500m\")")
+        })?,
         Some(NumberOrText::Text(text)) => {
             parse_cpu_millis(text).map_err(|e| Problem::new(path, e))?
         }
     };
     Ok(millis)
+}
+
+/// "a" or "an" before a lower-case word ("an exponential", "a uniform").
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 fn in_range(value: f64, path: &str, low: f64, high: f64, what: &str) -> Checked<f64> {
@@ -243,6 +252,7 @@ fn validate_cluster(raw: &RawCluster) -> Checked<ClusterSpec> {
     let zone_names: Vec<&str> = zones.iter().map(String::as_str).collect();
     let mut seen = BTreeSet::new();
     let mut node_groups = Vec::new();
+    let mut total_nodes: u64 = 0;
     for (index, group) in raw.node_groups.iter().enumerate() {
         let path = format!("cluster.node_groups[{index}]");
         let name = unique_name(group.name.as_ref(), &path, &mut seen, "node group")?;
@@ -251,6 +261,24 @@ fn validate_cluster(raw: &RawCluster) -> Checked<ClusterSpec> {
             &format!("{path}.count"),
             "how many nodes, e.g. count = 3",
         )?;
+        total_nodes += u64::from(count);
+        if total_nodes > defaults::MAX_NODES {
+            return Err(Problem::new(
+                format!("{path}.count"),
+                if total_nodes == u64::from(count) {
+                    format!(
+                        "{count} nodes are more than the supported {}",
+                        defaults::MAX_NODES
+                    )
+                } else {
+                    format!(
+                        "{count} more nodes bring the cluster to {total_nodes}, more than the supported {}",
+                        defaults::MAX_NODES
+                    )
+                },
+            )
+            .with_help("use fewer, larger nodes"));
+        }
         let cpu_millis = cpu_at(&group.cpu, &format!("{path}.cpu"), 0)?;
         if cpu_millis == 0 {
             return Err(
@@ -336,10 +364,14 @@ fn validate_distribution(raw: &RawDistribution, path: &str) -> Checked<Distribut
         if is_set && !allowed.contains(&key) {
             return Err(Problem::new(
                 format!("{path}.{key}"),
-                format!("`{key}` does not apply to a {kind} distribution"),
+                format!(
+                    "`{key}` does not apply to {} {kind} distribution",
+                    article(&kind)
+                ),
             )
             .with_help(format!(
-                "a {kind} distribution takes: {}",
+                "{} {kind} distribution takes: {}",
+                article(&kind),
                 allowed.join(", ")
             )));
         }
@@ -349,7 +381,11 @@ fn validate_distribution(raw: &RawDistribution, path: &str) -> Checked<Distribut
         let text = require(
             value.clone(),
             &key_path,
-            &format!("a {kind} distribution takes: {}", allowed.join(", ")),
+            &format!(
+                "{} {kind} distribution takes: {}",
+                article(&kind),
+                allowed.join(", ")
+            ),
         )?;
         duration_at(&text, &key_path)
     };
@@ -804,6 +840,7 @@ fn validate_app(raw: &RawApp) -> Checked<AppSpec> {
     }
     let mut service_of_component = vec![0; components.len()];
     let mut services = Vec::new();
+    let mut total_replicas: u64 = 0;
     for (service_index, (name, members)) in groups.into_iter().enumerate() {
         for &member in &members {
             service_of_component[member] = service_index;
@@ -820,6 +857,31 @@ fn validate_app(raw: &RawApp) -> Checked<AppSpec> {
             .and_then(|s| s.replicas)
             .or(single_replicas)
             .unwrap_or(default_replicas);
+        total_replicas += u64::from(replicas);
+        if total_replicas > defaults::MAX_REPLICAS {
+            let replicas_path = if settings.and_then(|s| s.replicas).is_some() {
+                format!("{path}.replicas")
+            } else if single_replicas.is_some() {
+                format!("app.components[{}].replicas", members[0])
+            } else {
+                "app.deployment.replicas".to_string()
+            };
+            return Err(Problem::new(
+                replicas_path,
+                if total_replicas == u64::from(replicas) {
+                    format!(
+                        "{replicas} replicas of service `{name}` are more than the supported {}",
+                        defaults::MAX_REPLICAS
+                    )
+                } else {
+                    format!(
+                        "{replicas} replicas of service `{name}` bring the app to {total_replicas}, more than the supported {}",
+                        defaults::MAX_REPLICAS
+                    )
+                },
+            )
+            .with_help("use fewer, larger replicas (more workers, cpu and memory each)"));
+        }
         let workers = settings
             .and_then(|s| s.workers)
             .unwrap_or_else(|| member_specs.iter().map(|c| c.workers).max().unwrap_or(1));
@@ -836,9 +898,16 @@ fn validate_app(raw: &RawApp) -> Checked<AppSpec> {
                 .max()
                 .unwrap_or(0)
         });
-        let summed_cpu: u64 = member_specs.iter().map(|c| c.cpu_millis).sum();
-        let summed_memory: u64 = member_specs.iter().map(|c| c.memory_bytes).sum();
-        let summed_image: u64 = member_specs.iter().map(|c| c.image_bytes).sum();
+        // Each value is capped far below u64::MAX, so saturation never bites in practice.
+        let summed_cpu = member_specs
+            .iter()
+            .fold(0u64, |sum, c| sum.saturating_add(c.cpu_millis));
+        let summed_memory = member_specs
+            .iter()
+            .fold(0u64, |sum, c| sum.saturating_add(c.memory_bytes));
+        let summed_image = member_specs
+            .iter()
+            .fold(0u64, |sum, c| sum.saturating_add(c.image_bytes));
         let cpu_millis = match settings.and_then(|s| s.cpu.as_ref()) {
             Some(cpu) => cpu_at(&Some(cpu.clone()), &format!("{path}.cpu"), 0)?,
             None => summed_cpu,
@@ -881,10 +950,13 @@ fn validate_app(raw: &RawApp) -> Checked<AppSpec> {
 fn validate_rate(text: &Option<String>, path: &str) -> Checked<f64> {
     let text = require(text.clone(), path, "a rate such as \"200/s\"")?;
     let rate = parse_rate_per_sec(&text).map_err(|e| Problem::new(path, e))?;
-    if rate > 1e9 {
+    if rate > defaults::MAX_RATE_PER_SEC {
         return Err(Problem::new(
             path,
-            format!("{rate}/s is above the supported 1e9/s"),
+            format!(
+                "{rate}/s is above the supported {}/s",
+                defaults::MAX_RATE_PER_SEC
+            ),
         ));
     }
     Ok(rate)
@@ -971,6 +1043,12 @@ fn read_trace(file: &str, path: &str, scenario_file: &Path) -> Checked<Vec<RateP
             && rate_per_sec >= 0.0)
         {
             return Err(bad("time and rate must be zero or positive"));
+        }
+        if rate_per_sec > defaults::MAX_RATE_PER_SEC {
+            return Err(bad(&format!(
+                "the rate is above the supported {}/s",
+                defaults::MAX_RATE_PER_SEC
+            )));
         }
         let at = SimDuration::from_secs_f64(seconds);
         if points.last().is_some_and(|previous| at <= previous.at) {
