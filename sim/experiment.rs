@@ -88,7 +88,10 @@ mod tests {
         let (mean, half) = mean_with_ci95(&[1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!(mean, 3.0);
         // sd = 1.5811, se = 0.7071, t(0.975, 4) = 2.7764.
-        assert!((half - 2.7764 * std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-3, "{half}");
+        assert!(
+            (half - 2.7764 * std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-3,
+            "{half}"
+        );
         assert!(mean_with_ci95(&[7.0]).1.is_nan());
     }
 }

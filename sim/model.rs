@@ -39,6 +39,8 @@ struct Request {
     class: u16,
     arrival: SimTime,
     counted: bool,
+    /// False once the request has completed or failed: a second ending is a bug.
+    open: bool,
 }
 
 /// The activation of one call-tree node for one request.
@@ -290,8 +292,9 @@ impl<'s> World<'s> {
                 );
             }
         }
-        if let Some(first) = self.arrivals.next_arrival(&self.scenario.workload)
-            && first < self.end
+        if let Some(first) = self
+            .arrivals
+            .next_arrival(&self.scenario.workload, self.end)
         {
             queue.schedule_at(first, Event::Arrival);
         }
@@ -317,8 +320,9 @@ impl<'s> World<'s> {
 
     fn on_arrival(&mut self, queue: &mut EventQueue<Event>) {
         let now = queue.now();
-        if let Some(next) = self.arrivals.next_arrival(&self.scenario.workload)
-            && next < self.end
+        if let Some(next) = self
+            .arrivals
+            .next_arrival(&self.scenario.workload, self.end)
         {
             queue.schedule_at(next, Event::Arrival);
         }
@@ -341,6 +345,7 @@ impl<'s> World<'s> {
             class: class as u16,
             arrival: now,
             counted,
+            open: true,
         };
         let request_index = match self.free_requests.pop() {
             Some(index) => {
@@ -570,6 +575,8 @@ impl<'s> World<'s> {
 
     fn finish_request(&mut self, request_index: u32, failure: Option<FailReason>, now: SimTime) {
         let request = self.requests[request_index as usize];
+        assert!(request.open, "request {} ended twice", request.id);
+        self.requests[request_index as usize].open = false;
         self.free_requests.push(request_index);
         let class = request.class as usize;
         let all = self.class_stats.len() - 1;

@@ -14,10 +14,17 @@ fn replication_means(file: &str) -> Vec<f64> {
     results
         .iter()
         .map(|result| {
-            assert!(result.conservation.holds(), "{file}: {:?}", result.conservation);
+            assert!(
+                result.conservation.holds(),
+                "{file}: {:?}",
+                result.conservation
+            );
             let all = result.classes.last().expect("the `all` row");
             assert_eq!(all.class, "all");
-            assert_eq!(all.failed, 0, "{file}: validation scenarios must not reject");
+            assert_eq!(
+                all.failed, 0,
+                "{file}: validation scenarios must not reject"
+            );
             all.latency_mean_ms
         })
         .collect()
@@ -33,10 +40,15 @@ fn mean_and_standard_error(values: &[f64]) -> (f64, f64) {
 
 fn assert_matches_theory(file: &str, theory_ms: f64) {
     let means = replication_means(file);
-    assert!(means.len() >= 5, "{file}: need replications to estimate the standard error");
+    assert!(
+        means.len() >= 5,
+        "{file}: need replications to estimate the standard error"
+    );
     let (mean, standard_error) = mean_and_standard_error(&means);
     let deviation = (mean - theory_ms).abs();
-    eprintln!("{file}: simulated {mean:.3} ms ± {standard_error:.3} (SE), theory {theory_ms:.3} ms");
+    eprintln!(
+        "{file}: simulated {mean:.3} ms ± {standard_error:.3} (SE), theory {theory_ms:.3} ms"
+    );
     assert!(
         deviation < 3.0 * standard_error,
         "{file}: simulated mean {mean:.4} ms is {:.1} standard errors from theory {theory_ms:.4} ms",
@@ -84,23 +96,35 @@ fn mm1_at_rho_0_8() {
 fn mmc_with_four_servers_at_rho_0_9_matches_erlang_c() {
     let (servers, mu, lambda) = (4, 100.0, 360.0);
     let waiting = erlang_c(servers, lambda / mu) / (f64::from(servers) * mu - lambda);
-    assert_matches_theory("scenarios/validation/mmc.toml", 1000.0 * (waiting + 1.0 / mu));
+    assert_matches_theory(
+        "scenarios/validation/mmc.toml",
+        1000.0 * (waiting + 1.0 / mu),
+    );
 }
 
 #[test]
 fn md1_matches_pollaczek_khinchine() {
-    assert_matches_theory("scenarios/validation/md1.toml", pollaczek_khinchine_sojourn(0.8, 10.0, 0.0));
+    assert_matches_theory(
+        "scenarios/validation/md1.toml",
+        pollaczek_khinchine_sojourn(0.8, 10.0, 0.0),
+    );
 }
 
 #[test]
 fn mg1_lognormal_cv2_matches_pollaczek_khinchine() {
-    assert_matches_theory("scenarios/validation/mg1-lognormal.toml", pollaczek_khinchine_sojourn(0.8, 10.0, 4.0));
+    assert_matches_theory(
+        "scenarios/validation/mg1-lognormal.toml",
+        pollaczek_khinchine_sojourn(0.8, 10.0, 4.0),
+    );
 }
 
 #[test]
 fn tandem_of_five_matches_jackson() {
     // Five independent M/M/1 stations at λ = 80/s, μ = 100/s: the sojourns add up.
-    assert_matches_theory("scenarios/validation/tandem.toml", 5.0 * 1000.0 / (100.0 - 80.0));
+    assert_matches_theory(
+        "scenarios/validation/tandem.toml",
+        5.0 * 1000.0 / (100.0 - 80.0),
+    );
 }
 
 #[test]

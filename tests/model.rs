@@ -1,0 +1,217 @@
+//! End-to-end properties of the request model: determinism across thread counts, common random
+//! numbers across deployments and policies, and request conservation under random configurations.
+
+use fleetsim::experiment::run_replications;
+use fleetsim::model::ReplicationResult;
+use fleetsim::scenario::{self, Loaded};
+use proptest::prelude::*;
+use std::path::Path;
+use std::process::Command;
+
+const QUICKSTART: &str = "scenarios/quickstart.toml";
+
+fn load(file: &str, overrides: &[&str]) -> Loaded {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    scenario::load(Path::new(file), &overrides).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(loaded: &Loaded) -> Vec<ReplicationResult> {
+    let results = run_replications(&loaded.scenario, Some(2), &|_, _| {}).expect("thread pool");
+    for result in &results {
+        assert!(result.conservation.holds(), "{:?}", result.conservation);
+    }
+    results
+}
+
+fn run_binary(out: &Path, jobs: &str) {
+    let status = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args(["run", QUICKSTART, "--quiet", "--jobs", jobs, "--out"])
+        .arg(out)
+        .status()
+        .expect("the binary runs");
+    assert!(status.success());
+}
+
+#[test]
+fn quickstart_outputs_are_byte_identical_across_runs_and_thread_counts() {
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    run_binary(first.path(), "1");
+    run_binary(second.path(), "2");
+    for file in [
+        "summary.csv",
+        "timeseries.csv",
+        "events.csv",
+        "manifest.json",
+    ] {
+        let a = std::fs::read(first.path().join(file)).unwrap();
+        let b = std::fs::read(second.path().join(file)).unwrap();
+        assert!(!a.is_empty(), "{file} is empty");
+        assert!(a == b, "{file} differs between --jobs 1 and --jobs 2");
+    }
+}
+
+/// Arrivals stop at 60 s and the run lasts 90 s, so every request finishes whatever the deployment:
+/// the digests then cover the whole request stream, every drawn service demand included.
+const DRAINED: [&str; 2] = [
+    "run.duration=90s",
+    "workload.profile={ kind = \"steps\", points = [{ at = \"60s\", rate = \"0/s\" }] }",
+];
+
+fn digests(extra: &[&str]) -> Vec<(u64, u64)> {
+    let overrides: Vec<&str> = DRAINED.iter().chain(extra).copied().collect();
+    run(&load(QUICKSTART, &overrides))
+        .iter()
+        .map(|result| {
+            assert_eq!(result.conservation.in_flight, 0, "the run must drain");
+            assert_eq!(
+                result.conservation.failed, 0,
+                "a failed call skips the demands below it"
+            );
+            (result.conservation.offered, result.request_digest)
+        })
+        .collect()
+}
+
+#[test]
+fn monolith_and_microservices_see_the_same_request_stream() {
+    let microservices = digests(&["app.deployment.mode=microservices"]);
+    let monolith = digests(&["app.deployment.mode=monolith"]);
+    let groups = digests(&[
+        "app.deployment.mode=groups",
+        // No service-level cycle: web → shop only (a cycle such as web → orders → web can deadlock
+        // blocking workers, which is the model working as specified, not what this test is about).
+        "app.deployment.groups={ web = [\"frontend\"], shop = [\"catalog\", \"cart\", \"checkout\", \"payment\"] }",
+        // Enough workers that nothing is rejected: a rejected call draws no further demands.
+        "app.deployment.services.shop.workers=64",
+    ]);
+    assert_eq!(microservices, monolith);
+    assert_eq!(microservices, groups);
+}
+
+#[test]
+fn policy_and_replica_changes_do_not_shift_the_workload() {
+    let baseline = digests(&[]);
+    assert_eq!(
+        baseline,
+        digests(&["app.deployment.balancer=power_of_two_choices"])
+    );
+    assert_eq!(
+        baseline,
+        digests(&[
+            "app.deployment.balancer=random",
+            "app.components.catalog.replicas=5"
+        ])
+    );
+}
+
+#[test]
+fn the_digest_does_see_a_different_stream() {
+    assert_ne!(digests(&[]), digests(&["run.seed=43"]));
+    assert_ne!(
+        digests(&[]),
+        digests(&["app.components.payment.service_time.mean=41ms"])
+    );
+}
+
+#[test]
+fn monolith_latency_saves_the_hops() {
+    // Same requests; the monolith makes no remote calls, so browse (one remote call as microservices)
+    // is faster by about two hop latencies at the median.
+    let micro = run(&load(QUICKSTART, &[]));
+    let mono = run(&load(QUICKSTART, &["app.deployment.mode=monolith"]));
+    let p50 = |results: &[ReplicationResult]| results[0].classes[0].latency_p50_ms;
+    assert!(p50(&mono) < p50(&micro));
+}
+
+#[test]
+fn overload_rejects_and_still_accounts_for_every_request() {
+    let results = run(&load(
+        QUICKSTART,
+        &[
+            "app.components.payment.replicas=1",
+            "app.components.payment.queue_limit=5",
+        ],
+    ));
+    let checkout = &results[0].classes[2];
+    assert_eq!(checkout.class, "checkout");
+    assert!(checkout.failed_rejected > 0, "payment must overflow");
+    for row in &results[0].classes {
+        assert_eq!(
+            row.offered,
+            row.completed + row.failed + row.in_flight,
+            "{row:?}"
+        );
+    }
+}
+
+#[test]
+fn a_service_without_replicas_fails_its_callers_only() {
+    let results = run(&load(QUICKSTART, &["app.components.payment.replicas=0"]));
+    let classes = &results[0].classes;
+    assert_eq!(classes[0].failed, 0, "browse never calls payment");
+    assert_eq!(classes[2].completed, 0, "checkout always calls payment");
+    assert_eq!(classes[2].failed_no_replica, classes[2].failed);
+}
+
+fn random_scenario(
+    mode: &str,
+    workers: u32,
+    queue_limit: u32,
+    replicas: u32,
+    rate: u32,
+    balancer: &str,
+    non_blocking: bool,
+) -> Vec<String> {
+    vec![
+        "run.duration=20s".into(),
+        "run.warmup=2s".into(),
+        "run.replications=2".into(),
+        format!("app.deployment.mode={mode}"),
+        format!("app.deployment.balancer={balancer}"),
+        format!("app.deployment.replicas={replicas}"),
+        format!("app.components.frontend.non_blocking={non_blocking}"),
+        format!("app.components.payment.workers={workers}"),
+        format!("app.components.payment.queue_limit={queue_limit}"),
+        format!("app.components.catalog.workers={workers}"),
+        format!("app.components.catalog.queue_limit={queue_limit}"),
+        format!("workload.rate=\"{rate}/s\""),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Every request ends exactly once (the model asserts no double ending), and
+    /// offered = completed + failed + in flight, overall and per class, whatever the configuration.
+    #[test]
+    fn every_request_is_accounted_for(
+        mode in prop::sample::select(vec!["monolith", "microservices"]),
+        workers in 1u32..6,
+        queue_limit in 0u32..20,
+        replicas in 0u32..3,
+        rate in 50u32..3000,
+        balancer in prop::sample::select(vec!["round_robin", "random", "least_outstanding", "power_of_two_choices"]),
+        non_blocking in any::<bool>(),
+    ) {
+        let mut overrides = random_scenario(mode, workers, queue_limit, replicas, rate, balancer, non_blocking);
+        // Drop the per-component replicas so the deployment default applies to every service.
+        for component in ["frontend", "catalog", "cart", "checkout", "payment"] {
+            overrides.push(format!("app.deployment.services.{}.replicas={replicas}", if mode == "monolith" { "monolith" } else { component }));
+            if mode == "monolith" { break; }
+        }
+        let overrides: Vec<&str> = overrides.iter().map(String::as_str).collect();
+        let loaded = scenario::parse(Path::new(QUICKSTART), &std::fs::read_to_string(QUICKSTART).unwrap(), &overrides.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let loaded = match loaded {
+            Ok(loaded) => loaded,
+            // Too many replicas for the cluster is a validation error, not a model failure.
+            Err(error) => { prop_assert!(error.to_string().contains("fits on no node"), "{error}"); return Ok(()); }
+        };
+        for result in run(&loaded) {
+            prop_assert!(result.conservation.holds());
+            for row in &result.classes {
+                prop_assert_eq!(row.offered, row.completed + row.failed + row.in_flight);
+            }
+        }
+    }
+}
