@@ -52,10 +52,14 @@ struct Frame {
     pending: u16,
     /// True when this frame arrived over the network (it sends a response back over it too).
     remote: bool,
+    /// True while the frame owns a worker of `replica`.
     holds_worker: bool,
+    /// True when the frame runs on a worker an ancestor in the same service holds (blocking caller).
+    on_lent_worker: bool,
     failure: Option<FailReason>,
     parent: u32,
-    /// Global replica index for remote frames (visit roots), `NONE` for in-process frames.
+    /// Global index of the replica the frame runs on (in-process frames share their caller's);
+    /// `NONE` until a replica is chosen.
     replica: u32,
 }
 
@@ -369,6 +373,7 @@ impl<'s> World<'s> {
             pending: 0,
             remote,
             holds_worker: false,
+            on_lent_worker: false,
             failure: None,
             parent,
             replica: NONE,
@@ -396,7 +401,6 @@ impl<'s> World<'s> {
 
     /// A remote call (or an external request) reaches its service: pick a replica, queue or reject.
     fn arrive_at_service(&mut self, frame_index: u32, queue: &mut EventQueue<Event>) {
-        let now = queue.now();
         let frame = self.frames[frame_index as usize];
         let component = self.call_node(&frame).component;
         let service_index = self.scenario.app.service_of_component[component];
@@ -409,25 +413,39 @@ impl<'s> World<'s> {
             .balancer
             .pick(&service.outstanding, &mut service.balancer_rng);
         let replica_index = service.first_replica + local as u32;
+        if self.take_worker_or_queue(frame_index, replica_index, queue) {
+            self.services[service_index].outstanding[local] += 1;
+        } else {
+            self.fail_frame(frame_index, FailReason::Rejected, queue);
+        }
+    }
+
+    /// Starts the frame on a free worker of the replica, or queues it; false when the queue is full.
+    fn take_worker_or_queue(
+        &mut self,
+        frame_index: u32,
+        replica_index: u32,
+        queue: &mut EventQueue<Event>,
+    ) -> bool {
+        let now = queue.now();
+        let service = &mut self.services[self.replica_service[replica_index as usize] as usize];
         let replica = &mut self.replicas[replica_index as usize];
         if replica.busy < replica.workers {
             replica.busy += 1;
             service.busy.change(now, 1);
+            let frame = &mut self.frames[frame_index as usize];
+            frame.replica = replica_index;
+            frame.holds_worker = true;
+            self.start_work(frame_index, queue);
+            true
         } else if (replica.queue.len() as u32) < replica.queue_limit {
             replica.queue.push_back(frame_index);
             service.queued.change(now, 1);
-            service.outstanding[local] += 1;
             self.frames[frame_index as usize].replica = replica_index;
-            return;
+            true
         } else {
-            self.fail_frame(frame_index, FailReason::Rejected, queue);
-            return;
+            false
         }
-        service.outstanding[local] += 1;
-        let frame = &mut self.frames[frame_index as usize];
-        frame.replica = replica_index;
-        frame.holds_worker = true;
-        self.start_work(frame_index, queue);
     }
 
     /// Draws this frame's service demand (keyed by request and call node) and schedules its end.
@@ -466,42 +484,74 @@ impl<'s> World<'s> {
                 self.finish_frame(frame_index, queue);
                 return;
             }
-            let request_id = self.requests[frame.request as usize].id;
-            let mut spawned = 0u16;
-            for &child in &node.steps[frame.step as usize] {
-                let child_node = &self.scenario.app.classes
-                    [self.requests[frame.request as usize].class as usize]
-                    .tree
-                    .nodes[child];
-                if child_node.probability < 1.0 {
-                    let coin =
-                        KeyedRng::new(combine(combine(self.branch_key, request_id), child as u64))
-                            .uniform();
-                    if coin >= child_node.probability {
-                        continue;
-                    }
-                }
-                spawned += 1;
-                let remote = self
-                    .scenario
-                    .app
-                    .is_remote(node.component, child_node.component);
-                let child_frame = self.new_frame(frame.request, child, frame_index, remote);
-                if remote {
-                    queue.schedule_in(
-                        self.scenario.app.hop_latency,
-                        Event::CallArrives { frame: child_frame },
+            let step = &node.steps[frame.step as usize];
+            let spawned = step
+                .iter()
+                .filter(|&&child| self.call_is_made(&frame, child))
+                .count();
+            if spawned == 0 {
+                self.frames[frame_index as usize].step += 1;
+                continue;
+            }
+            // Set before any child starts: an in-process child may fail at once and report back.
+            self.frames[frame_index as usize].pending = spawned as u16;
+            let tree = &self.scenario.app.classes
+                [self.requests[frame.request as usize].class as usize]
+                .tree;
+            for &child in step {
+                if self.call_is_made(&frame, child) {
+                    self.spawn_call(
+                        frame_index,
+                        node.component,
+                        child,
+                        tree.nodes[child].component,
+                        queue,
                     );
-                } else {
-                    self.start_work(child_frame, queue);
                 }
             }
-            let frame = &mut self.frames[frame_index as usize];
-            if spawned > 0 {
-                frame.pending = spawned;
-                return;
-            }
-            frame.step += 1;
+            return;
+        }
+    }
+
+    /// Whether an optional call is made: a coin keyed by (request, call node), so the same in every
+    /// deployment and policy.
+    fn call_is_made(&self, frame: &Frame, child: usize) -> bool {
+        let request = self.requests[frame.request as usize];
+        let probability =
+            self.scenario.app.classes[request.class as usize].tree.nodes[child].probability;
+        probability >= 1.0
+            || KeyedRng::new(combine(combine(self.branch_key, request.id), child as u64)).uniform()
+                < probability
+    }
+
+    /// Starts one call of `parent`: over the network, on the parent's worker, or on a worker of the
+    /// parent's replica when the parent (non-blocking) holds none.
+    fn spawn_call(
+        &mut self,
+        parent_index: u32,
+        parent_component: usize,
+        child: usize,
+        child_component: usize,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let parent = self.frames[parent_index as usize];
+        let remote = self
+            .scenario
+            .app
+            .is_remote(parent_component, child_component);
+        let child_frame = self.new_frame(parent.request, child, parent_index, remote);
+        if remote {
+            queue.schedule_in(
+                self.scenario.app.hop_latency,
+                Event::CallArrives { frame: child_frame },
+            );
+        } else if parent.holds_worker || parent.on_lent_worker {
+            let frame = &mut self.frames[child_frame as usize];
+            frame.on_lent_worker = true;
+            frame.replica = parent.replica;
+            self.start_work(child_frame, queue);
+        } else if !self.take_worker_or_queue(child_frame, parent.replica, queue) {
+            self.fail_frame(child_frame, FailReason::Rejected, queue);
         }
     }
 
@@ -516,7 +566,7 @@ impl<'s> World<'s> {
         if frame.holds_worker {
             self.release_worker(frame_index, queue);
         }
-        if frame.replica != NONE {
+        if frame.remote && frame.replica != NONE {
             let service = self.replica_service[frame.replica as usize] as usize;
             let local = (frame.replica - self.services[service].first_replica) as usize;
             self.services[service].outstanding[local] -= 1;

@@ -215,3 +215,63 @@ proptest! {
         }
     }
 }
+
+/// One replica with one worker; every request needs 1 ms of `api` work and then an in-process call
+/// to `slow` (1 s). However `api` waits, the single worker can finish at most one request per 1.001 s.
+fn single_worker_monolith(non_blocking: bool) -> ReplicationResult {
+    let text = format!(
+        r#"
+[run]
+duration = "100s"
+
+[[app.components]]
+name = "api"
+workers = 1
+queue_limit = 5
+non_blocking = {non_blocking}
+service_time = {{ dist = "constant", value = "1ms" }}
+
+[[app.components]]
+name = "slow"
+service_time = {{ dist = "constant", value = "1s" }}
+
+[[app.classes]]
+name = "get"
+entry = "api"
+calls = [{{ to = "slow" }}]
+
+[app.deployment]
+mode = "monolith"
+services.monolith.workers = 1
+services.monolith.queue_limit = 5
+
+[workload]
+rate = "10/s"
+"#
+    );
+    let loaded = scenario::parse(Path::new("single-worker.toml"), &text, &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    run(&loaded).remove(0)
+}
+
+#[test]
+fn in_process_work_always_needs_a_worker() {
+    for non_blocking in [false, true] {
+        let result = single_worker_monolith(non_blocking);
+        let all = result.classes.last().unwrap();
+        let capacity = (100.0 / 1.001_f64).floor() as u64 + 1;
+        assert!(
+            all.completed <= capacity,
+            "non_blocking={non_blocking}: {} completed > {capacity}",
+            all.completed
+        );
+        assert!(
+            all.completed >= capacity - 2,
+            "non_blocking={non_blocking}: the worker should stay busy"
+        );
+        assert!(
+            all.failed_rejected > 800,
+            "non_blocking={non_blocking}: the overload must be rejected"
+        );
+    }
+}
