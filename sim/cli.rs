@@ -27,10 +27,10 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Master seed (same as --set run.seed=N).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
         seed: Option<u64>,
         /// Replications (same as --set run.replications=N).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(scenario::defaults::MAX_REPLICATIONS)))]
         replications: Option<u32>,
         /// Override any scenario key: --set app.components.cart.workers=16 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]

@@ -40,12 +40,17 @@ pub struct LatencyStats {
     completed: u64,
     failed_by_reason: [u64; FailReason::ALL.len()],
     within_target: u64,
-    target: SimDuration,
+}
+
+impl Default for LatencyStats {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl LatencyStats {
-    /// Empty stats judging latency against `target`.
-    pub fn new(target: SimDuration) -> Self {
+    /// Empty stats.
+    pub fn new() -> Self {
         LatencyStats {
             histogram: Histogram::new_with_bounds(1, MAX_RECORDED_NANOS, 3)
                 .expect("bounds and 3 significant figures are valid"),
@@ -53,19 +58,16 @@ impl LatencyStats {
             completed: 0,
             failed_by_reason: [0; FailReason::ALL.len()],
             within_target: 0,
-            target,
         }
     }
 
-    /// Records a completed request.
+    /// Records a completed request and whether it met its class's latency target.
     #[inline]
-    pub fn record_completion(&mut self, latency: SimDuration) {
+    pub fn record_completion(&mut self, latency: SimDuration, within_target: bool) {
         self.histogram.saturating_record(latency.as_nanos().max(1));
         self.sum_nanos += u128::from(latency.as_nanos());
         self.completed += 1;
-        if latency <= self.target {
-            self.within_target += 1;
-        }
+        self.within_target += u64::from(within_target);
     }
 
     /// Records a failed request.
@@ -219,18 +221,20 @@ pub struct ClassSummary {
 }
 
 impl ClassSummary {
-    /// Builds a summary row from stats over `measured` time.
+    /// Builds a summary row from stats over `measured` time. Without an SLO (the `all` row) the SLO
+    /// columns are empty and `slo_met` is false: the caller decides it from the classes.
     pub fn new(
         replication: u32,
         class: &str,
         offered: u64,
         stats: &LatencyStats,
-        slo: &Slo,
+        slo: Option<&Slo>,
         measured: SimDuration,
     ) -> Self {
         let failed = stats.failed();
-        let latency_at_slo_percentile_ms = stats.percentile_ms(slo.percentile);
         let availability = stats.availability();
+        let latency_at_slo_percentile_ms =
+            slo.map_or(f64::NAN, |slo| stats.percentile_ms(slo.percentile));
         ClassSummary {
             replication,
             class: class.to_string(),
@@ -248,12 +252,14 @@ impl ClassSummary {
             latency_p999_ms: stats.percentile_ms(99.9),
             slo_attainment: stats.slo_attainment(),
             availability,
-            slo_latency_ms: slo.latency.as_millis_f64(),
-            slo_percentile: slo.percentile,
-            slo_availability: slo.availability,
+            slo_latency_ms: slo.map_or(f64::NAN, |slo| slo.latency.as_millis_f64()),
+            slo_percentile: slo.map_or(f64::NAN, |slo| slo.percentile),
+            slo_availability: slo.map_or(f64::NAN, |slo| slo.availability),
             latency_at_slo_percentile_ms,
-            slo_met: latency_at_slo_percentile_ms <= slo.latency.as_millis_f64()
-                && availability >= slo.availability,
+            slo_met: slo.is_some_and(|slo| {
+                latency_at_slo_percentile_ms <= slo.latency.as_millis_f64()
+                    && availability >= slo.availability
+            }),
         }
     }
 }
@@ -264,9 +270,9 @@ mod tests {
 
     #[test]
     fn latency_stats_summarise_exactly() {
-        let mut stats = LatencyStats::new(SimDuration::from_millis(15));
+        let mut stats = LatencyStats::new();
         for millis in [10, 20, 30] {
-            stats.record_completion(SimDuration::from_millis(millis));
+            stats.record_completion(SimDuration::from_millis(millis), millis <= 15);
         }
         stats.record_failure(FailReason::Rejected);
         assert_eq!(stats.mean_ms(), 20.0);

@@ -226,12 +226,6 @@ impl<'s> World<'s> {
             });
         }
         let class_count = app.classes.len();
-        let targets: Vec<SimDuration> = app
-            .classes
-            .iter()
-            .map(|c| c.slo.latency)
-            .chain(std::iter::once(overall_target(scenario)))
-            .collect();
         World {
             scenario,
             end: SimTime::ZERO + scenario.run.duration,
@@ -254,9 +248,9 @@ impl<'s> World<'s> {
             replicas,
             services,
             replica_service,
-            class_stats: targets.iter().map(|&t| LatencyStats::new(t)).collect(),
+            class_stats: vec![LatencyStats::new(); class_count + 1],
             class_offered: vec![0; class_count + 1],
-            interval_stats: targets.iter().map(|&t| LatencyStats::new(t)).collect(),
+            interval_stats: vec![LatencyStats::new(); class_count + 1],
             interval_offered: vec![0; class_count + 1],
             interval_start: SimTime::ZERO,
             conservation: Conservation::default(),
@@ -631,15 +625,15 @@ impl<'s> World<'s> {
         let class = request.class as usize;
         let all = self.class_stats.len() - 1;
         let latency = now - request.arrival;
-        let targets: [&mut Vec<LatencyStats>; 2] =
-            [&mut self.class_stats, &mut self.interval_stats];
-        for (which, stats) in targets.into_iter().enumerate() {
+        let within_target = latency <= self.scenario.app.classes[class].slo.latency;
+        let sets: [&mut Vec<LatencyStats>; 2] = [&mut self.class_stats, &mut self.interval_stats];
+        for (which, stats) in sets.into_iter().enumerate() {
             if which == 0 && !request.counted {
                 continue;
             }
             for index in [class, all] {
                 match failure {
-                    None => stats[index].record_completion(latency),
+                    None => stats[index].record_completion(latency, within_target),
                     Some(reason) => stats[index].record_failure(reason),
                 }
             }
@@ -729,11 +723,6 @@ impl<'s> World<'s> {
         let measured = self.scenario.run.duration.as_nanos() - self.scenario.run.warmup.as_nanos();
         let measured = SimDuration::from_nanos(measured);
         let app = &self.scenario.app;
-        let overall_slo = crate::app::Slo {
-            latency: overall_target(self.scenario),
-            percentile: overall_percentile(self.scenario),
-            availability: overall_availability(self.scenario),
-        };
         let mut classes: Vec<ClassSummary> = app
             .classes
             .iter()
@@ -744,20 +733,24 @@ impl<'s> World<'s> {
                     &class.name,
                     self.class_offered[index],
                     &self.class_stats[index],
-                    &class.slo,
+                    Some(&class.slo),
                     measured,
                 )
             })
             .collect();
         let all = app.classes.len();
-        classes.push(ClassSummary::new(
+        let mut all_row = ClassSummary::new(
             replication,
             "all",
             self.class_offered[all],
             &self.class_stats[all],
-            &overall_slo,
+            None,
             measured,
-        ));
+        );
+        // Requests of every class are judged by their own class's SLO; `all` meets its SLO when
+        // every class does.
+        all_row.slo_met = classes.iter().all(|row| row.slo_met);
+        classes.push(all_row);
         ReplicationResult {
             replication,
             classes,
@@ -768,35 +761,6 @@ impl<'s> World<'s> {
             events_processed,
         }
     }
-}
-
-/// The `all` row is judged by the strictest class SLO (smallest latency target).
-fn overall_target(scenario: &Scenario) -> SimDuration {
-    scenario
-        .app
-        .classes
-        .iter()
-        .map(|c| c.slo.latency)
-        .min()
-        .unwrap_or(SimDuration::from_secs(1))
-}
-
-fn overall_percentile(scenario: &Scenario) -> f64 {
-    scenario
-        .app
-        .classes
-        .iter()
-        .map(|c| c.slo.percentile)
-        .fold(0.0, f64::max)
-}
-
-fn overall_availability(scenario: &Scenario) -> f64 {
-    scenario
-        .app
-        .classes
-        .iter()
-        .map(|c| c.slo.availability)
-        .fold(0.0, f64::max)
 }
 
 /// Runs replication `replication` of `scenario`; `progress` receives the simulated fraction done (0–1).

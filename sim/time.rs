@@ -108,13 +108,15 @@ impl Add for SimDuration {
 }
 
 /// The units a duration may be written in, longest suffix first so "ms" wins over "m" and "s".
-const DURATION_UNITS: [(&str, f64); 8] = [
+const DURATION_UNITS: [(&str, f64); 10] = [
     ("ns", 1.0),
     ("us", 1e3),
     ("µs", 1e3),
     ("ms", 1e6),
     ("s", 1e9),
+    ("sec", 1e9),
     ("m", 60e9),
+    ("min", 60e9),
     ("h", 3600e9),
     ("d", 86_400e9),
 ];
@@ -127,6 +129,11 @@ pub struct DurationParseError(String);
 /// Parses a human duration such as `"250ms"`, `"1.5s"`, `"5m"`, `"2h"`, `"100us"` or `"0s"`.
 pub fn parse_duration(text: &str) -> Result<SimDuration, DurationParseError> {
     let trimmed = text.trim();
+    if trimmed.starts_with('-') {
+        return Err(DurationParseError(format!(
+            "`{trimmed}` is negative; durations are zero or positive, e.g. \"250ms\""
+        )));
+    }
     let split_at = trimmed
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
         .ok_or_else(|| {
@@ -142,7 +149,7 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, DurationParseError> {
         .map(|(_, scale)| *scale)
         .ok_or_else(|| {
             DurationParseError(format!(
-                "`{trimmed}` has unknown unit `{unit}`; valid units are ns, us, ms, s, m, h, d (e.g. \"250ms\", \"5m\")"
+                "`{trimmed}` has unknown unit `{unit}`; valid units are ns, us, ms, s (sec), m (min), h, d (e.g. \"250ms\", \"5m\")"
             ))
         })?;
     let value: f64 = number.replace('_', "").parse().map_err(|_| {
@@ -202,6 +209,8 @@ mod tests {
             ("250ms", 250 * NANOS_PER_MILLI),
             ("1.5s", 1_500 * NANOS_PER_MILLI),
             ("5m", 300 * NANOS_PER_SEC),
+            ("5min", 300 * NANOS_PER_SEC),
+            ("2sec", 2 * NANOS_PER_SEC),
             ("2h", 7200 * NANOS_PER_SEC),
             ("1d", 86_400 * NANOS_PER_SEC),
             ("100us", 100_000),

@@ -212,7 +212,7 @@ fn bad_values_from_run_flags_are_invalid_input() {
     ]);
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(INVALID_INPUT), "{stderr}");
-    assert!(stderr.contains("run.replications"), "{stderr}");
+    assert!(stderr.contains("--replications"), "{stderr}");
     assert!(!out_dir.join("summary.csv").exists());
 }
 

@@ -113,6 +113,22 @@ fn in_range(value: f64, path: &str, low: f64, high: f64, what: &str) -> Checked<
     }
 }
 
+/// Names become output subjects and `--set` path segments: letters, digits, `-` and `_`, not all
+/// digits (that would read as an array index).
+fn check_name(name: &str, path: &str) -> Checked<()> {
+    let usable = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !name.chars().all(|c| c.is_ascii_digit());
+    if usable {
+        Ok(())
+    } else {
+        Err(Problem::new(path, format!("`{name}` is not a usable name"))
+            .with_help("use letters, digits, `-` or `_` (not digits only), e.g. \"payment-api\""))
+    }
+}
+
 fn unique_name(
     name: Option<&String>,
     path: &str,
@@ -124,13 +140,7 @@ fn unique_name(
         &format!("{path}.name"),
         &format!("give every {what} a unique name"),
     )?;
-    if name.trim().is_empty() || name.contains(',') {
-        return Err(Problem::new(
-            format!("{path}.name"),
-            format!("`{name}` is not a usable name"),
-        )
-        .with_help("use letters, digits, `-` or `_`"));
-    }
+    check_name(&name, &format!("{path}.name"))?;
     if !seen.insert(name.clone()) {
         return Err(Problem::new(
             format!("{path}.name"),
@@ -777,13 +787,14 @@ fn validate_app(raw: &RawApp) -> Checked<AppSpec> {
             .enumerate()
             .map(|(i, c)| (c.name.clone(), vec![i]))
             .collect(),
-        DeploymentMode::Monolith => vec![(
-            deployment
+        DeploymentMode::Monolith => {
+            let name = deployment
                 .monolith_name
                 .clone()
-                .unwrap_or_else(|| defaults::MONOLITH_NAME.to_string()),
-            (0..components.len()).collect(),
-        )],
+                .unwrap_or_else(|| defaults::MONOLITH_NAME.to_string());
+            check_name(&name, "app.deployment.monolith_name")?;
+            vec![(name, (0..components.len()).collect())]
+        }
         DeploymentMode::Groups => {
             let raw_groups = deployment.groups.as_ref().ok_or_else(|| {
                 Problem::new("app.deployment.groups", "is required when mode = \"groups\"")
@@ -793,6 +804,7 @@ fn validate_app(raw: &RawApp) -> Checked<AppSpec> {
             let mut groups = Vec::new();
             for (group, members) in raw_groups {
                 let group_path = format!("app.deployment.groups.{group}");
+                check_name(group, &group_path)?;
                 if members.is_empty() {
                     return Err(Problem::new(&group_path, "is empty")
                         .with_help("list the components this service holds"));
@@ -1071,7 +1083,13 @@ fn validate_workload(
     file: &Path,
 ) -> Checked<WorkloadSpec> {
     const KINDS: [&str; 6] = ["constant", "steps", "ramp", "spike", "diurnal", "trace"];
-    let base_rate_per_sec = validate_rate(&raw.rate, "workload.rate")?;
+    let kind_name = raw.profile.as_ref().and_then(|p| p.kind.as_deref());
+    // Ramps and traces give every rate in their points: the base rate is optional (and unused).
+    let base_rate_per_sec = if matches!(kind_name, Some("ramp" | "trace")) && raw.rate.is_none() {
+        0.0
+    } else {
+        validate_rate(&raw.rate, "workload.rate")?
+    };
     let Some(profile) = &raw.profile else {
         return Ok(WorkloadSpec {
             base_rate_per_sec,
