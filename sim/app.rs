@@ -94,6 +94,15 @@ impl DeploymentMode {
     /// Every valid name, for messages.
     pub const NAMES: [&'static str; 3] = ["monolith", "microservices", "groups"];
 
+    /// The name a scenario uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeploymentMode::Monolith => "monolith",
+            DeploymentMode::Microservices => "microservices",
+            DeploymentMode::Groups => "groups",
+        }
+    }
+
     /// Resolves a name from a scenario file.
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
@@ -149,5 +158,61 @@ impl AppSpec {
     /// True when a call from `caller` to `callee` crosses the network.
     pub fn is_remote(&self, caller: usize, callee: usize) -> bool {
         self.service_of_component[caller] != self.service_of_component[callee]
+    }
+
+    /// A cycle of services that call each other while holding their workers (blocking callers), as
+    /// service indices with the first repeated at the end; `None` if there is none. Such a cycle can
+    /// deadlock: every worker of each service waits on a call queued behind the others.
+    pub fn blocking_service_cycle(&self) -> Option<Vec<usize>> {
+        let service_count = self.services.len();
+        let mut calls = vec![std::collections::BTreeSet::new(); service_count];
+        for class in &self.classes {
+            for node in &class.tree.nodes {
+                if self.components[node.component].non_blocking {
+                    continue;
+                }
+                let caller = self.service_of_component[node.component];
+                for &child in node.steps.iter().flatten() {
+                    let callee = self.service_of_component[class.tree.nodes[child].component];
+                    if callee != caller {
+                        calls[caller].insert(callee);
+                    }
+                }
+            }
+        }
+        // Depth-first search for a back edge; 0 = unvisited, 1 = on the path, 2 = done.
+        fn visit(
+            service: usize,
+            calls: &[std::collections::BTreeSet<usize>],
+            state: &mut [u8],
+            path: &mut Vec<usize>,
+        ) -> Option<Vec<usize>> {
+            state[service] = 1;
+            path.push(service);
+            for &next in &calls[service] {
+                if state[next] == 1 {
+                    let start = path.iter().position(|&s| s == next).expect("on the path");
+                    let mut cycle = path[start..].to_vec();
+                    cycle.push(next);
+                    return Some(cycle);
+                }
+                if state[next] == 0
+                    && let Some(cycle) = visit(next, calls, state, path)
+                {
+                    return Some(cycle);
+                }
+            }
+            path.pop();
+            state[service] = 2;
+            None
+        }
+        let mut state = vec![0u8; service_count];
+        (0..service_count).find_map(|service| {
+            if state[service] == 0 {
+                visit(service, &calls, &mut state, &mut Vec::new())
+            } else {
+                None
+            }
+        })
     }
 }

@@ -98,6 +98,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
                 overrides.push(format!("run.replications={replications}"));
             }
             let loaded = scenario::load(&scenario, &overrides)?;
+            warn_about(&loaded);
             run(&scenario, &loaded, out, jobs.map(usize::from), quiet)
         }
         Command::Check {
@@ -106,6 +107,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             json,
         } => {
             let loaded = scenario::load(&scenario, &overrides)?;
+            warn_about(&loaded);
             if json {
                 let text = serde_json::to_string_pretty(&loaded.scenario)
                     .context("serialising the scenario")?;
@@ -115,6 +117,23 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+    }
+}
+
+/// Valid but risky scenarios: say so on stderr.
+fn warn_about(loaded: &Loaded) {
+    let app = &loaded.scenario.app;
+    if let Some(cycle) = app.blocking_service_cycle() {
+        let names: Vec<&str> = cycle
+            .iter()
+            .map(|&s| app.services[s].name.as_str())
+            .collect();
+        eprintln!(
+            "warning: services {} call each other while holding their workers; under load they can \
+             deadlock (every worker waiting on a call queued behind the others). Group components \
+             so services do not call back, or mark a component non_blocking.",
+            names.join(" → ")
+        );
     }
 }
 
@@ -213,8 +232,9 @@ fn describe(loaded: &Loaded) -> String {
     }
     let _ = writeln!(
         out,
-        "deployment: {:?}, hop latency {}",
-        app.mode, app.hop_latency
+        "deployment: {}, hop latency {}",
+        app.mode.name(),
+        app.hop_latency
     );
     for service in &app.services {
         let members: Vec<&str> = service
@@ -224,7 +244,7 @@ fn describe(loaded: &Loaded) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "  service {}: {} replica(s) × {} worker(s), queue {}, {}m cpu, {} MiB, image {} MB, {:?}; components {}",
+            "  service {}: {} replica(s) × {} worker(s), queue {}, {}m cpu, {} MiB, image {} MB, {}; components {}",
             service.name,
             service.replicas,
             service.workers,
@@ -232,7 +252,7 @@ fn describe(loaded: &Loaded) -> String {
             service.cpu_millis,
             service.memory_bytes / (1024 * 1024),
             service.image_bytes / 1_000_000,
-            service.balancer,
+            service.balancer.name(),
             members.join(", ")
         );
     }

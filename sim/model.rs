@@ -274,7 +274,7 @@ impl<'s> World<'s> {
             SimTime::ZERO,
             "run_start",
             &self.scenario.name.clone(),
-            format!("mode={:?}", self.scenario.app.mode).to_lowercase(),
+            format!("mode={}", self.scenario.app.mode.name()),
         );
         for (service_index, service) in self.scenario.app.services.iter().enumerate() {
             for (replica, node) in self.scenario.placements[service_index].iter().enumerate() {

@@ -180,7 +180,7 @@ pub fn human_summary(loaded: &Loaded, results: &[ReplicationResult]) -> String {
         out,
         "{}: {} mode, {} replication(s) of {} (warmup {}), seed {}",
         scenario.name,
-        format!("{:?}", scenario.app.mode).to_lowercase(),
+        scenario.app.mode.name(),
         replications,
         scenario.run.duration,
         scenario.run.warmup,

@@ -275,3 +275,39 @@ fn in_process_work_always_needs_a_worker() {
         );
     }
 }
+
+#[test]
+fn blocking_service_cycles_are_detected() {
+    let cyclic = load(
+        QUICKSTART,
+        &[
+            "app.deployment.mode=groups",
+            "app.deployment.groups={ web = [\"frontend\", \"catalog\"], orders = [\"cart\", \"checkout\", \"payment\"] }",
+        ],
+    );
+    let cycle = cyclic
+        .scenario
+        .app
+        .blocking_service_cycle()
+        .expect("web → orders → web");
+    let names: Vec<&str> = cycle
+        .iter()
+        .map(|&s| cyclic.scenario.app.services[s].name.as_str())
+        .collect();
+    assert_eq!(names.first(), names.last());
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(
+        load(QUICKSTART, &[])
+            .scenario
+            .app
+            .blocking_service_cycle()
+            .is_none()
+    );
+    assert!(
+        load(QUICKSTART, &["app.deployment.mode=monolith"])
+            .scenario
+            .app
+            .blocking_service_cycle()
+            .is_none()
+    );
+}

@@ -42,6 +42,16 @@ impl BalancerKind {
         "power_of_two_choices",
     ];
 
+    /// The name a scenario uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            BalancerKind::RoundRobin => "round_robin",
+            BalancerKind::Random => "random",
+            BalancerKind::LeastOutstanding => "least_outstanding",
+            BalancerKind::PowerOfTwoChoices => "power_of_two_choices",
+        }
+    }
+
     /// Resolves a name from a scenario file.
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
