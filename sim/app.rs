@@ -167,14 +167,19 @@ impl AppSpec {
         let service_count = self.services.len();
         let mut calls = vec![std::collections::BTreeSet::new(); service_count];
         for class in &self.classes {
-            for node in &class.tree.nodes {
-                if self.components[node.component].non_blocking {
-                    continue;
-                }
+            let nodes = &class.tree.nodes;
+            // Whether the node's work waits on a held worker: its own (blocking) or one lent by a
+            // blocking caller in the same service. Parents come before children in `nodes`.
+            let mut holds = vec![false; nodes.len()];
+            holds[0] = !self.components[nodes[0].component].non_blocking;
+            for (index, node) in nodes.iter().enumerate() {
                 let caller = self.service_of_component[node.component];
                 for &child in node.steps.iter().flatten() {
-                    let callee = self.service_of_component[class.tree.nodes[child].component];
-                    if callee != caller {
+                    let child_component = nodes[child].component;
+                    let callee = self.service_of_component[child_component];
+                    let blocking_child = !self.components[child_component].non_blocking;
+                    holds[child] = blocking_child || (callee == caller && holds[index]);
+                    if callee != caller && holds[index] {
                         calls[caller].insert(callee);
                     }
                 }

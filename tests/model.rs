@@ -311,3 +311,22 @@ fn blocking_service_cycles_are_detected() {
             .is_none()
     );
 }
+
+#[test]
+fn a_non_blocking_component_on_a_blocking_callers_worker_still_blocks() {
+    // web = {frontend, catalog}; orders = {cart (non-blocking), checkout, payment}. Checkout calls
+    // cart in-process, so cart runs on checkout's held worker and its call to catalog (in web) holds
+    // that worker: orders → web. With frontend → checkout (web → orders) that closes a cycle.
+    let cyclic = load(
+        QUICKSTART,
+        &[
+            "app.deployment.mode=groups",
+            "app.deployment.groups={ web = [\"frontend\", \"catalog\"], orders = [\"cart\", \"checkout\", \"payment\"] }",
+            "app.components.cart.non_blocking=true",
+            "app.classes.checkout.calls=[{ to = \"checkout\", calls = [{ to = \"cart\", calls = [{ to = \"catalog\" }] }] }]",
+            "app.classes.cart.calls=[{ to = \"catalog\" }]",
+        ],
+    );
+    // web → orders (frontend → checkout) and orders → web (cart on checkout's worker → catalog).
+    assert!(cyclic.scenario.app.blocking_service_cycle().is_some());
+}
