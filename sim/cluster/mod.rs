@@ -1,5 +1,8 @@
 //! The virtual cluster: zones, node groups and their nodes, and what each node has left to give.
 
+pub mod catalog;
+pub mod state;
+
 use serde::Serialize;
 
 /// A group of identical nodes.
