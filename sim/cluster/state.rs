@@ -195,6 +195,13 @@ impl ClusterState {
         self.tasks_by_service_zone[service][zone]
     }
 
+    /// The nodes running tasks of `service`, with how many each, by ascending node index.
+    pub fn service_nodes(&self, service: usize) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.tasks_by_service_node
+            .range((service, 0)..=(service, usize::MAX))
+            .map(|(&(_, node), &count)| (node, count))
+    }
+
     /// True when `node` is ready, runs the task's OS and architecture, and has room for it.
     pub fn fits(&self, node: usize, task: &TaskRequest) -> bool {
         let state = &self.nodes[node];
@@ -349,6 +356,25 @@ mod tests {
         cluster.release(first, 1, task);
         assert_eq!(cluster.tasks_on(1, first), 0);
         assert_eq!(cluster.ready_by_free_memory(None, 8000).next(), Some(first));
+    }
+
+    #[test]
+    fn service_nodes_lists_a_services_nodes_in_index_order() {
+        let mut cluster = ClusterState::new(vec!["a".into()], 3);
+        for index in 0..3 {
+            cluster.add_node(node(&format!("n{index}"), 0, 1000, 1000));
+        }
+        let none = Resources::default();
+        for (node, service) in [(2, 1), (0, 1), (2, 1), (1, 0), (1, 2)] {
+            cluster.reserve(node, service, none);
+        }
+        assert_eq!(
+            cluster.service_nodes(1).collect::<Vec<_>>(),
+            vec![(0, 1), (2, 2)]
+        );
+        assert_eq!(cluster.service_nodes(0).collect::<Vec<_>>(), vec![(1, 1)]);
+        cluster.release(0, 1, none);
+        assert_eq!(cluster.service_nodes(1).collect::<Vec<_>>(), vec![(2, 2)]);
     }
 
     #[test]

@@ -1,3 +1,4 @@
 //! Pluggable decisions, one file per algorithm: each gets a read-only view and returns a decision.
 
 pub mod balancer;
+pub mod placement;
