@@ -1,8 +1,10 @@
 //! The logical application: components, request classes with their call trees, and the deployment that
 //! maps components onto services (monolith, microservices or explicit groups).
 
+use crate::cluster::catalog::{Arch, OsFamily};
 use crate::dist::Distribution;
 use crate::policy::balancer::BalancerKind;
+use crate::policy::placement::PlacementSpec;
 use crate::time::SimDuration;
 use serde::Serialize;
 
@@ -27,6 +29,10 @@ pub struct ComponentSpec {
     pub non_blocking: bool,
     /// Replicas when this component is deployed as its own service, if set.
     pub replicas: Option<u32>,
+    /// The OS its container needs.
+    pub os: OsFamily,
+    /// The architecture its image is built for; `None` for multi-arch images.
+    pub arch: Option<Arch>,
 }
 
 /// A node of a call tree: a call to a component and what that component calls in turn.
@@ -135,6 +141,12 @@ pub struct ServiceSpec {
     pub image_bytes: u64,
     /// How calls to this service choose a replica.
     pub balancer: BalancerKind,
+    /// The OS its tasks need (all its components share it).
+    pub os: OsFamily,
+    /// The architecture its tasks need, if any component is single-arch.
+    pub arch: Option<Arch>,
+    /// Its own placement policy; `None` uses the cluster's.
+    pub placement: Option<PlacementSpec>,
 }
 
 /// The application: components, request classes and their deployment.

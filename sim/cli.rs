@@ -178,6 +178,7 @@ fn run(
         ("summary.csv", report::summary_csv(&results)),
         ("timeseries.csv", report::timeseries_csv(&results)),
         ("events.csv", report::events_csv(&results)),
+        ("placement.csv", report::placement_csv(&results)),
         (
             "manifest.json",
             report::manifest_json(file, loaded, &results),
@@ -212,21 +213,28 @@ fn describe(loaded: &Loaded) -> String {
         "run: duration {}, warmup {}, seed {}, {} replication(s), metrics every {}",
         run.duration, run.warmup, run.seed, run.replications, run.metrics_interval
     );
-    let nodes: u32 = scenario.cluster.node_groups.iter().map(|g| g.count).sum();
+    let cluster = &scenario.cluster;
+    let nodes: u32 = cluster.node_groups.iter().map(|g| g.count).sum();
     let _ = writeln!(
         out,
-        "cluster: zones {}; {} node(s)",
-        scenario.cluster.zones.join(", "),
-        nodes
+        "cluster: {} launch type, {} start, zones {}; {} node(s); default placement {}",
+        format!("{:?}", cluster.launch_type).to_lowercase(),
+        format!("{:?}", cluster.initial_state).to_lowercase(),
+        cluster.zones.join(", "),
+        nodes,
+        cluster.placement
     );
-    for group in &scenario.cluster.node_groups {
+    for group in &cluster.node_groups {
         let _ = writeln!(
             out,
-            "  {} × {}: {}m cpu, {} MiB each, zones {}",
+            "  {} × {} ({}, {}): {}m cpu, {} MiB each, ${}/h, zones {}",
             group.count,
             group.name,
-            group.cpu_millis,
-            group.memory_bytes / (1024 * 1024),
+            group.instance.name,
+            group.os.name(),
+            group.instance.cpu_millis,
+            group.instance.memory_bytes / (1024 * 1024),
+            group.instance.price_per_hour(group.os),
             group.zones.join(", ")
         );
     }

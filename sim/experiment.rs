@@ -1,6 +1,7 @@
 //! Replications in parallel (rayon), in a deterministic order, and confidence intervals over them.
 
-use crate::model::{ReplicationResult, simulate};
+use crate::model::{ReplicationResult, simulate_with};
+use crate::policy::placement::Registry;
 use crate::scenario::Scenario;
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -8,6 +9,12 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 /// Why an experiment could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
+    /// The scenario names a placement policy the registry lacks.
+    #[error("{message}")]
+    Policy {
+        /// Which, and the valid names.
+        message: String,
+    },
     /// The thread pool could not be built.
     #[error("cannot start {jobs} worker threads: {source}")]
     ThreadPool {
@@ -18,12 +25,23 @@ pub enum ExperimentError {
     },
 }
 
-/// Runs every replication of `scenario` on `jobs` threads (all cores when `None`).
+/// Runs every replication of `scenario` on `jobs` threads (all cores when `None`), with the built-in
+/// policies.
 ///
 /// Results come back in replication order and do not depend on `jobs`: each replication draws only
 /// from its own streams.
 pub fn run_replications(
     scenario: &Scenario,
+    jobs: Option<usize>,
+    progress: &(dyn Fn(u32, f64) + Sync),
+) -> Result<Vec<ReplicationResult>, ExperimentError> {
+    run_replications_with(scenario, &Registry::with_builtins(), jobs, progress)
+}
+
+/// Like [`run_replications`], resolving placement policies (custom ones too) from `registry`.
+pub fn run_replications_with(
+    scenario: &Scenario,
+    registry: &Registry,
     jobs: Option<usize>,
     progress: &(dyn Fn(u32, f64) + Sync),
 ) -> Result<Vec<ReplicationResult>, ExperimentError> {
@@ -37,16 +55,17 @@ pub fn run_replications(
             jobs: jobs.unwrap_or(0),
             source,
         })?;
-    Ok(pool.install(|| {
+    pool.install(|| {
         (0..scenario.run.replications)
             .into_par_iter()
             .map(|replication| {
-                simulate(scenario, replication, &|fraction| {
+                simulate_with(scenario, replication, registry, &|fraction| {
                     progress(replication, fraction)
                 })
+                .map_err(|message| ExperimentError::Policy { message })
             })
             .collect()
-    }))
+    })
 }
 
 /// Mean and the half-width of its two-sided 95 % confidence interval (Student t with n − 1 degrees of

@@ -8,7 +8,7 @@ use std::io;
 use std::path::Path;
 
 /// The `summary.csv` columns, in order (part of the public contract).
-pub const SUMMARY_COLUMNS: [&str; 23] = [
+pub const SUMMARY_COLUMNS: [&str; 38] = [
     "replication",
     "class",
     "offered",
@@ -32,6 +32,21 @@ pub const SUMMARY_COLUMNS: [&str; 23] = [
     "slo_met",
     "request_digest",
     "events_processed",
+    "nodes_used",
+    "nodes_lower_bound",
+    "task_pending_p50_s",
+    "task_pending_p99_s",
+    "task_ready_p50_s",
+    "task_ready_p99_s",
+    "tasks_pending",
+    "unschedulable_decisions",
+    "fragmentation_cpu",
+    "fragmentation_memory",
+    "zone_imbalance_max",
+    "cpu_allocated_fraction",
+    "cpu_used_fraction",
+    "cost_usd",
+    "cost_per_million_requests_usd",
 ];
 
 /// Formats a float for CSV: empty for NaN, at most 6 decimals, no trailing zeros.
@@ -67,6 +82,7 @@ fn csv_bytes(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<u8
 /// `summary.csv`: one row per replication × class, plus class `all`.
 pub fn summary_csv(results: &[ReplicationResult]) -> Vec<u8> {
     let rows = results.iter().flat_map(|result| {
+        let cluster = &result.cluster;
         result.classes.iter().map(move |row| {
             vec![
                 row.replication.to_string(),
@@ -92,6 +108,21 @@ pub fn summary_csv(results: &[ReplicationResult]) -> Vec<u8> {
                 row.slo_met.to_string(),
                 format!("{:016x}", result.request_digest),
                 result.events_processed.to_string(),
+                cluster.nodes_used.to_string(),
+                cluster.nodes_lower_bound.to_string(),
+                format_float(cluster.task_pending_p50_s),
+                format_float(cluster.task_pending_p99_s),
+                format_float(cluster.task_ready_p50_s),
+                format_float(cluster.task_ready_p99_s),
+                cluster.tasks_pending.to_string(),
+                cluster.unschedulable_decisions.to_string(),
+                format_float(cluster.fragmentation_cpu),
+                format_float(cluster.fragmentation_memory),
+                cluster.zone_imbalance_max.to_string(),
+                format_float(cluster.cpu_allocated_fraction),
+                format_float(cluster.cpu_used_fraction),
+                format_float(cluster.cost_usd),
+                format_float(cluster.cost_per_million_requests_usd),
             ]
         })
     });
@@ -115,6 +146,53 @@ pub fn timeseries_csv(results: &[ReplicationResult]) -> Vec<u8> {
         &["replication", "time_s", "subject", "metric", "value"],
         rows,
     )
+}
+
+/// The `placement.csv` columns, in order.
+pub const PLACEMENT_COLUMNS: [&str; 15] = [
+    "replication",
+    "time_s",
+    "node",
+    "group",
+    "zone",
+    "instance_type",
+    "state",
+    "cpu_capacity_millis",
+    "cpu_allocated_millis",
+    "cpu_used_millis",
+    "memory_capacity_bytes",
+    "memory_allocated_bytes",
+    "tasks",
+    "tasks_by_service",
+    "memory_allocated_fraction",
+];
+
+/// `placement.csv`: one row per node (or Fargate task) per sample.
+pub fn placement_csv(results: &[ReplicationResult]) -> Vec<u8> {
+    let rows = results.iter().flat_map(|result| {
+        result.placement.iter().map(move |row| {
+            vec![
+                result.replication.to_string(),
+                format_float(row.time_s),
+                row.node.clone(),
+                row.group.clone(),
+                row.zone.clone(),
+                row.instance_type.clone(),
+                row.state.to_string(),
+                row.cpu_capacity_millis.to_string(),
+                row.cpu_allocated_millis.to_string(),
+                format_float(row.cpu_used_millis),
+                row.memory_capacity_bytes.to_string(),
+                row.memory_allocated_bytes.to_string(),
+                row.tasks.to_string(),
+                row.tasks_by_service.clone(),
+                format_float(
+                    row.memory_allocated_bytes as f64 / row.memory_capacity_bytes.max(1) as f64,
+                ),
+            ]
+        })
+    });
+    csv_bytes(&PLACEMENT_COLUMNS, rows)
 }
 
 /// `events.csv`: the event log.
@@ -161,7 +239,7 @@ pub fn manifest_json(
         "overrides": loaded.overrides,
         "seed": loaded.scenario.run.seed,
         "replications": replications,
-        "files": ["summary.csv", "timeseries.csv", "events.csv"],
+        "files": ["summary.csv", "timeseries.csv", "events.csv", "placement.csv"],
         "scenario": loaded.scenario,
     });
     let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest is plain data");

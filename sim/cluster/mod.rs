@@ -1,23 +1,86 @@
-//! The virtual cluster: zones, node groups and their nodes, and what each node has left to give.
+//! The virtual cluster as a scenario describes it: zones, launch type (EC2 or Fargate), node groups of
+//! catalog or custom instance types, and the timings of nodes and tasks.
 
 pub mod catalog;
 pub mod state;
 
+use crate::dist::Distribution;
+use crate::policy::placement::PlacementSpec;
+use crate::time::SimDuration;
+use catalog::{Arch, InstanceType, OsFamily};
 use serde::Serialize;
+use state::{NodeLifecycle, NodeState, Resources};
+use std::collections::BTreeMap;
+
+/// Where tasks get their capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LaunchType {
+    /// Tasks are placed on the nodes of node groups.
+    Ec2,
+    /// Every task gets its own capacity of a valid Fargate size; there are no nodes.
+    Fargate,
+}
+
+/// How the run begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitialState {
+    /// Nodes are ready and the initial tasks placed and healthy at time zero.
+    Warm,
+    /// Nodes boot and the initial tasks go through placement, image pull and start at time zero.
+    Cold,
+}
 
 /// A group of identical nodes.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeGroupSpec {
     /// Unique name.
     pub name: String,
-    /// Nodes in the group.
+    /// The instance type of every node.
+    pub instance: InstanceType,
+    /// The OS its nodes run.
+    pub os: OsFamily,
+    /// Nodes at the start (the desired count).
     pub count: u32,
-    /// Cpu per node, in millicores.
-    pub cpu_millis: u64,
-    /// Memory per node, in bytes.
-    pub memory_bytes: u64,
+    /// Fewest nodes an autoscaler may leave.
+    pub min: u32,
+    /// Most nodes an autoscaler may add up to.
+    pub max: u32,
     /// Zones the nodes are spread over, round robin.
     pub zones: Vec<String>,
+    /// Custom attributes for constraints and spread.
+    pub attributes: BTreeMap<String, String>,
+    /// Time from the request to the start of booting.
+    pub provision_time: Distribution,
+    /// Time from the start of booting until the node accepts tasks.
+    pub boot_time: Distribution,
+}
+
+/// Fargate settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct FargateSpec {
+    /// Time from the task's request until its image pull starts (capacity provisioning, ENI).
+    pub start_latency: Distribution,
+    /// Image pull bandwidth of one Fargate task, bytes per second (no image cache on Fargate).
+    pub pull_bandwidth_bytes_per_sec: f64,
+    /// Run on Fargate Spot.
+    pub spot: bool,
+    /// Fargate Spot discount off the on-demand price, in [0, 1).
+    pub spot_discount: f64,
+    /// Architecture of Fargate tasks (prices differ).
+    pub arch: Arch,
+}
+
+/// How long tasks take to start.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskTimings {
+    /// Container start, from image ready to running (image pull excluded).
+    pub start_time: Distribution,
+    /// Time from running until the task counts as healthy and receives traffic.
+    pub health_check_grace: SimDuration,
+    /// Image pull bandwidth of one node, bytes per second, shared by its concurrent pulls.
+    pub node_pull_bandwidth_bytes_per_sec: f64,
 }
 
 /// The cluster as described in a scenario.
@@ -25,99 +88,79 @@ pub struct NodeGroupSpec {
 pub struct ClusterSpec {
     /// Availability zones.
     pub zones: Vec<String>,
-    /// Node groups, in file order.
+    /// EC2 (node groups) or Fargate.
+    pub launch_type: LaunchType,
+    /// Warm or cold start.
+    pub initial_state: InitialState,
+    /// Node groups, in file order (ignored on Fargate).
     pub node_groups: Vec<NodeGroupSpec>,
+    /// Fargate settings (used on Fargate).
+    pub fargate: FargateSpec,
+    /// Task start timings.
+    pub tasks: TaskTimings,
+    /// The placement policy of services that set none of their own.
+    pub placement: PlacementSpec,
 }
 
-/// One node and its remaining capacity.
-#[derive(Debug, Clone, Serialize)]
-pub struct Node {
-    /// `group-index`, e.g. `general-3`.
-    pub name: String,
-    /// Index of its node group.
-    pub group: usize,
-    /// Its zone.
-    pub zone: String,
-    /// Cpu not yet reserved, in millicores.
-    pub free_cpu_millis: u64,
-    /// Memory not yet reserved, in bytes.
-    pub free_memory_bytes: u64,
-}
+impl ClusterSpec {
+    /// True when tasks need nodes (EC2 with node groups); false on Fargate or without node groups,
+    /// where capacity is not limited by nodes.
+    pub fn has_nodes(&self) -> bool {
+        self.launch_type == LaunchType::Ec2 && !self.node_groups.is_empty()
+    }
 
-/// A request for capacity: one task of a service.
-#[derive(Debug, Clone, Copy)]
-pub struct TaskShape {
-    /// Cpu to reserve, in millicores.
-    pub cpu_millis: u64,
-    /// Memory to reserve, in bytes.
-    pub memory_bytes: u64,
-}
-
-/// The nodes of a cluster and their reservations.
-#[derive(Debug, Clone)]
-pub struct Cluster {
-    nodes: Vec<Node>,
-}
-
-impl Cluster {
-    /// All nodes of `spec`, group by group, zones assigned round robin within each group.
-    pub fn new(spec: &ClusterSpec) -> Self {
+    /// The nodes a group starts with, zones assigned round robin, in `lifecycle`.
+    pub fn initial_nodes(&self, lifecycle: NodeLifecycle) -> Vec<NodeState> {
         let mut nodes = Vec::new();
-        for (group_index, group) in spec.node_groups.iter().enumerate() {
+        if !self.has_nodes() {
+            return nodes;
+        }
+        for (group_index, group) in self.node_groups.iter().enumerate() {
             for index in 0..group.count as usize {
-                nodes.push(Node {
-                    name: format!("{}-{index}", group.name),
-                    group: group_index,
-                    zone: group.zones[index % group.zones.len()].clone(),
-                    free_cpu_millis: group.cpu_millis,
-                    free_memory_bytes: group.memory_bytes,
-                });
+                nodes.push(self.new_node(group_index, index, lifecycle));
             }
         }
-        Cluster { nodes }
+        nodes
     }
 
-    /// Read-only view of every node.
-    pub fn nodes(&self) -> &[Node] {
-        &self.nodes
-    }
-
-    /// First fit: reserves `task` on the first node with room and returns its index.
-    pub fn place_first_fit(&mut self, task: TaskShape) -> Option<usize> {
-        let index = self.nodes.iter().position(|node| {
-            node.free_cpu_millis >= task.cpu_millis && node.free_memory_bytes >= task.memory_bytes
-        })?;
-        let node = &mut self.nodes[index];
-        node.free_cpu_millis -= task.cpu_millis;
-        node.free_memory_bytes -= task.memory_bytes;
-        Some(index)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn first_fit_fills_nodes_in_order_and_never_overcommits() {
-        let spec = ClusterSpec {
-            zones: vec!["a".into(), "b".into()],
-            node_groups: vec![NodeGroupSpec {
-                name: "g".into(),
-                count: 2,
-                cpu_millis: 1000,
-                memory_bytes: 1000,
-                zones: vec!["a".into(), "b".into()],
-            }],
-        };
-        let mut cluster = Cluster::new(&spec);
-        let task = TaskShape {
-            cpu_millis: 400,
-            memory_bytes: 100,
-        };
-        let placed: Vec<Option<usize>> = (0..5).map(|_| cluster.place_first_fit(task)).collect();
-        assert_eq!(placed, vec![Some(0), Some(0), Some(1), Some(1), None]);
-        assert_eq!(cluster.nodes()[1].zone, "b");
-        assert!(cluster.nodes().iter().all(|n| n.free_cpu_millis <= 1000));
+    /// The `index`-th node of group `group_index`, in `lifecycle`.
+    pub fn new_node(
+        &self,
+        group_index: usize,
+        index: usize,
+        lifecycle: NodeLifecycle,
+    ) -> NodeState {
+        let group = &self.node_groups[group_index];
+        let zone_name = &group.zones[index % group.zones.len()];
+        let zone = self
+            .zones
+            .iter()
+            .position(|z| z == zone_name)
+            .expect("validated zone");
+        let mut attributes = group.attributes.clone();
+        attributes.insert("ecs.instance-type".into(), group.instance.name.clone());
+        attributes.insert("ecs.availability-zone".into(), zone_name.clone());
+        attributes.insert("ecs.os-type".into(), group.os.name().into());
+        attributes.insert(
+            "ecs.cpu-architecture".into(),
+            group.instance.arch.name().into(),
+        );
+        attributes.insert("node-group".into(), group.name.clone());
+        NodeState {
+            name: format!("{}-{index}", group.name),
+            group: group_index,
+            zone,
+            instance_type: group.instance.name.clone(),
+            os: group.os,
+            arch: group.instance.arch,
+            capacity: Resources {
+                cpu_millis: group.instance.cpu_millis,
+                memory_bytes: group.instance.memory_bytes,
+            },
+            allocated: Resources::default(),
+            lifecycle,
+            attributes,
+            tasks: 0,
+        }
     }
 }

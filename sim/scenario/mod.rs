@@ -1,6 +1,8 @@
 //! Scenario files: TOML text → raw structs → one validation → a `Scenario` the model can build from.
 //! Every error names the file, line, column and key, what is wrong and what would be right.
 
+mod cluster;
+mod placement;
 mod raw;
 pub mod source;
 pub mod units;
@@ -11,6 +13,7 @@ pub use validate::defaults;
 
 use crate::app::AppSpec;
 use crate::cluster::ClusterSpec;
+use crate::policy::placement::Registry;
 use crate::time::SimDuration;
 use crate::workload::WorkloadSpec;
 use serde::Serialize;
@@ -48,8 +51,6 @@ pub struct Scenario {
     pub app: AppSpec,
     /// The offered load.
     pub workload: WorkloadSpec,
-    /// Node index of each replica, `[service][replica]`; `None` when no node groups are given.
-    pub placements: Vec<Vec<Option<usize>>>,
 }
 
 /// A scenario that could not be loaded.
@@ -79,8 +80,17 @@ pub struct Loaded {
     pub overrides: Vec<String>,
 }
 
-/// Reads, overrides and validates the scenario at `path`.
+/// Reads, overrides and validates the scenario at `path`, with the built-in policies.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, ScenarioError> {
+    load_with(path, overrides, &Registry::with_builtins())
+}
+
+/// Like [`load`], also accepting the custom placement policies registered in `registry`.
+pub fn load_with(
+    path: &Path,
+    overrides: &[String],
+    registry: &Registry,
+) -> Result<Loaded, ScenarioError> {
     let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
         path: path.display().to_string(),
         source,
@@ -98,11 +108,21 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, ScenarioError> 
             ),
         ))
     })?;
-    parse(path, &text, overrides)
+    parse_with(path, &text, overrides, registry)
 }
 
 /// Validates scenario `text` as if read from `path` (which also anchors relative trace files).
 pub fn parse(path: &Path, text: &str, overrides: &[String]) -> Result<Loaded, ScenarioError> {
+    parse_with(path, text, overrides, &Registry::with_builtins())
+}
+
+/// Like [`parse`], also accepting the custom placement policies registered in `registry`.
+pub fn parse_with(
+    path: &Path,
+    text: &str,
+    overrides: &[String],
+    registry: &Registry,
+) -> Result<Loaded, ScenarioError> {
     let invalid = |diagnostic: Diagnostic| ScenarioError::Invalid(Box::new(diagnostic));
     let mut map = SourceMap::new(path, text);
     let mut table: toml::Table = match toml::de::DeTable::parse(text) {
@@ -131,13 +151,22 @@ pub fn parse(path: &Path, text: &str, overrides: &[String]) -> Result<Loaded, Sc
                 (problem, Anchor::Value) => map.locate(&problem),
             })
         })?;
-    let scenario =
-        validate::validate(raw, path).map_err(|problem| invalid(map.locate(&problem)))?;
+    let scenario = validate::validate(raw, path, &custom_policy_names(registry))
+        .map_err(|problem| invalid(map.locate(&problem)))?;
     Ok(Loaded {
         scenario,
         file_sha256: hex(&Sha256::digest(text.as_bytes())),
         overrides: overrides.to_vec(),
     })
+}
+
+/// The registry's names that are not built-in policy kinds.
+fn custom_policy_names(registry: &Registry) -> Vec<String> {
+    registry
+        .names()
+        .into_iter()
+        .filter(|name| !placement::BUILTIN_POLICIES.contains(&name.as_str()))
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {

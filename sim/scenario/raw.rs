@@ -43,8 +43,50 @@ pub struct RawRun {
 #[serde(deny_unknown_fields)]
 pub struct RawCluster {
     pub zones: Option<Vec<String>>,
+    pub launch_type: Option<String>,
+    pub initial_state: Option<String>,
+    pub image_pull_bandwidth: Option<String>,
+    #[serde(default)]
+    pub instance_types: Vec<RawInstanceType>,
     #[serde(default)]
     pub node_groups: Vec<RawNodeGroup>,
+    pub fargate: Option<RawFargate>,
+    pub tasks: Option<RawTasks>,
+    pub placement: Option<RawPlacement>,
+}
+
+/// `[cluster.placement]` or `app.deployment.services.NAME.placement`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlacement {
+    pub policy: Option<String>,
+    pub strategy: Option<Vec<String>>,
+    pub constraints: Option<Vec<String>>,
+    pub least_allocated: Option<f64>,
+    pub most_allocated: Option<f64>,
+    pub balanced_allocation: Option<f64>,
+    pub topology_spread: Option<RawTopologySpread>,
+}
+
+/// `topology_spread = { topology = "zone", max_skew = 1, when_unsatisfiable = "DoNotSchedule" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopologySpread {
+    pub topology: Option<String>,
+    pub max_skew: Option<u32>,
+    pub when_unsatisfiable: Option<String>,
+}
+
+/// `[[cluster.instance_types]]`: a custom instance type.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInstanceType {
+    pub name: Option<String>,
+    pub cpu: Option<NumberOrText>,
+    pub memory: Option<String>,
+    pub price_per_hour: Option<f64>,
+    pub arch: Option<String>,
+    pub windows: Option<bool>,
 }
 
 /// `[[cluster.node_groups]]`.
@@ -52,10 +94,39 @@ pub struct RawCluster {
 #[serde(deny_unknown_fields)]
 pub struct RawNodeGroup {
     pub name: Option<String>,
-    pub count: Option<u32>,
+    pub instance_type: Option<String>,
     pub cpu: Option<NumberOrText>,
     pub memory: Option<String>,
+    pub price_per_hour: Option<f64>,
+    pub arch: Option<String>,
+    pub os: Option<String>,
+    pub count: Option<u32>,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
     pub zones: Option<Vec<String>>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    pub provision_time: Option<RawDistribution>,
+    pub boot_time: Option<RawDistribution>,
+}
+
+/// `[cluster.fargate]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFargate {
+    pub start_latency: Option<RawDistribution>,
+    pub pull_bandwidth: Option<String>,
+    pub spot: Option<bool>,
+    pub spot_discount: Option<f64>,
+    pub arch: Option<String>,
+}
+
+/// `[cluster.tasks]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTasks {
+    pub start_time: Option<RawDistribution>,
+    pub health_check_grace: Option<String>,
 }
 
 /// `[app]`.
@@ -83,6 +154,8 @@ pub struct RawComponent {
     pub service_time: Option<RawDistribution>,
     pub non_blocking: Option<bool>,
     pub replicas: Option<u32>,
+    pub os: Option<String>,
+    pub arch: Option<String>,
 }
 
 /// A distribution table: `{ dist = "lognormal", mean = "10ms", cv = 2 }`.
@@ -156,6 +229,7 @@ pub struct RawServiceSettings {
     pub memory: Option<String>,
     pub image_size: Option<String>,
     pub balancer: Option<String>,
+    pub placement: Option<RawPlacement>,
 }
 
 /// `[workload]`.

@@ -87,6 +87,24 @@ pub fn cpu_millis_from_vcpus(vcpus: f64) -> Result<u64, String> {
     Ok(millis as u64)
 }
 
+/// Parses a bandwidth into bytes per second: `"100MB/s"`, `"50MiB/s"`, `"1GB/min"`.
+pub fn parse_bandwidth(text: &str) -> Result<f64, String> {
+    let trimmed = text.trim();
+    let help = || {
+        format!("`{trimmed}` is not a bandwidth; write size/unit, e.g. \"100MB/s\" or \"50MiB/s\"")
+    };
+    let (size, per) = trimmed.split_once('/').ok_or_else(help)?;
+    let bytes = parse_bytes(size).map_err(|_| help())? as f64;
+    let seconds = match per.trim() {
+        "ms" => 1e-3,
+        "s" | "sec" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(help()),
+    };
+    Ok(bytes / seconds)
+}
+
 /// Parses a rate into events per second: `"200/s"`, `"12000/min"`, `"1.5/ms"`, `"3600/h"`.
 pub fn parse_rate_per_sec(text: &str) -> Result<f64, String> {
     let trimmed = text.trim();
@@ -160,6 +178,14 @@ mod tests {
         assert!(cpu_millis_from_vcpus(-1.0).is_err());
         assert!(cpu_millis_from_vcpus(f64::INFINITY).is_err());
         assert!(cpu_millis_from_vcpus(1e300).is_err());
+    }
+
+    #[test]
+    fn bandwidths() {
+        assert_eq!(parse_bandwidth("100MB/s"), Ok(100e6));
+        assert_eq!(parse_bandwidth("60MB/min"), Ok(1e6));
+        assert!(parse_bandwidth("100MB").is_err());
+        assert!(parse_bandwidth("fast/s").is_err());
     }
 
     #[test]

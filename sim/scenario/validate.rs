@@ -7,7 +7,6 @@ use super::{RunSpec, Scenario};
 use crate::app::{
     AppSpec, CallNode, CallTree, ClassSpec, ComponentSpec, DeploymentMode, ServiceSpec, Slo,
 };
-use crate::cluster::{Cluster, ClusterSpec, NodeGroupSpec, TaskShape};
 use crate::dist::Distribution;
 use crate::policy::balancer::BalancerKind;
 use crate::time::{SimDuration, parse_duration};
@@ -27,8 +26,6 @@ pub mod defaults {
     pub const REPLICATIONS: u32 = 1;
     /// `run.metrics_interval`.
     pub const METRICS_INTERVAL: &str = "10s";
-    /// `cluster.zones`.
-    pub const ZONE: &str = "zone-1";
     /// `app.components[].cpu`, in millicores.
     pub const COMPONENT_CPU_MILLIS: u64 = 250;
     /// `app.components[].memory`.
@@ -61,28 +58,36 @@ pub mod defaults {
     pub const MAX_RATE_PER_SEC: f64 = 1e9;
 }
 
-type Checked<T> = Result<T, Problem>;
+pub(super) type Checked<T> = Result<T, Problem>;
 
-fn require<T>(value: Option<T>, path: &str, help: &str) -> Checked<T> {
+pub(super) fn require<T>(value: Option<T>, path: &str, help: &str) -> Checked<T> {
     value.ok_or_else(|| Problem::new(path, "is required but missing").with_help(help.to_string()))
 }
 
-fn duration_at(text: &str, path: &str) -> Checked<SimDuration> {
+pub(super) fn duration_at(text: &str, path: &str) -> Checked<SimDuration> {
     parse_duration(text).map_err(|e| {
         Problem::new(path, e.to_string())
             .with_help("durations are strings with a unit: \"250ms\", \"1.5s\", \"5m\", \"2h\"")
     })
 }
 
-fn optional_duration(text: &Option<String>, path: &str, default: &str) -> Checked<SimDuration> {
+pub(super) fn optional_duration(
+    text: &Option<String>,
+    path: &str,
+    default: &str,
+) -> Checked<SimDuration> {
     duration_at(text.as_deref().unwrap_or(default), path)
 }
 
-fn bytes_at(text: &Option<String>, path: &str, default: &str) -> Checked<u64> {
+pub(super) fn bytes_at(text: &Option<String>, path: &str, default: &str) -> Checked<u64> {
     parse_bytes(text.as_deref().unwrap_or(default)).map_err(|e| Problem::new(path, e))
 }
 
-fn cpu_at(value: &Option<NumberOrText>, path: &str, default_millis: u64) -> Checked<u64> {
+pub(super) fn cpu_at(
+    value: &Option<NumberOrText>,
+    path: &str,
+    default_millis: u64,
+) -> Checked<u64> {
     let millis = match value {
         None => default_millis,
         Some(NumberOrText::Number(vcpus)) => cpu_millis_from_vcpus(*vcpus).map_err(|e| {
@@ -104,7 +109,7 @@ fn article(word: &str) -> &'static str {
     }
 }
 
-fn in_range(value: f64, path: &str, low: f64, high: f64, what: &str) -> Checked<f64> {
+pub(super) fn in_range(value: f64, path: &str, low: f64, high: f64, what: &str) -> Checked<f64> {
     if value.is_finite() && value >= low && value <= high {
         Ok(value)
     } else {
@@ -115,7 +120,7 @@ fn in_range(value: f64, path: &str, low: f64, high: f64, what: &str) -> Checked<
 
 /// Names become output subjects and `--set` path segments: letters, digits, `-` and `_`, not all
 /// digits (that would read as an array index).
-fn check_name(name: &str, path: &str) -> Checked<()> {
+pub(super) fn check_name(name: &str, path: &str) -> Checked<()> {
     let usable = !name.is_empty()
         && name
             .chars()
@@ -129,7 +134,7 @@ fn check_name(name: &str, path: &str) -> Checked<()> {
     }
 }
 
-fn unique_name(
+pub(super) fn unique_name(
     name: Option<&String>,
     path: &str,
     seen: &mut BTreeSet<String>,
@@ -152,22 +157,22 @@ fn unique_name(
 }
 
 /// Validates a raw scenario. `file` is used for the default name and to resolve trace files.
-pub fn validate(raw: RawScenario, file: &Path) -> Checked<Scenario> {
+pub fn validate(raw: RawScenario, file: &Path, custom_policies: &[String]) -> Checked<Scenario> {
     let run = validate_run(&raw.run)?;
-    let cluster = validate_cluster(&raw.cluster)?;
+    let cluster = super::cluster::validate_cluster(&raw.cluster, custom_policies)?;
     let raw_app = require(
         raw.app,
         "app",
         "add an [app] table with [[app.components]] and [[app.classes]]",
     )?;
-    let app = validate_app(&raw_app)?;
+    let app = validate_app(&raw_app, custom_policies)?;
     let raw_workload = require(
         raw.workload,
         "workload",
         "add a [workload] table, e.g. rate = \"100/s\"",
     )?;
     let workload = validate_workload(&raw_workload, run.duration, file)?;
-    let placements = place_replicas(&cluster, &app)?;
+    super::cluster::check_tasks_fit(&cluster, &app)?;
     let name = raw.name.unwrap_or_else(|| {
         file.file_stem().map_or("scenario".to_string(), |stem| {
             stem.to_string_lossy().into_owned()
@@ -186,7 +191,6 @@ pub fn validate(raw: RawScenario, file: &Path) -> Checked<Scenario> {
         cluster,
         app,
         workload,
-        placements,
     })
 }
 
@@ -241,97 +245,7 @@ fn validate_run(raw: &RawRun) -> Checked<RunSpec> {
     })
 }
 
-fn validate_cluster(raw: &RawCluster) -> Checked<ClusterSpec> {
-    let zones = raw
-        .zones
-        .clone()
-        .unwrap_or_else(|| vec![defaults::ZONE.to_string()]);
-    if zones.is_empty() {
-        return Err(Problem::new("cluster.zones", "is empty")
-            .with_help("list at least one zone, e.g. zones = [\"us-east-1a\"]"));
-    }
-    let mut seen_zones = BTreeSet::new();
-    for (index, zone) in zones.iter().enumerate() {
-        if !seen_zones.insert(zone.as_str()) {
-            return Err(Problem::new(
-                format!("cluster.zones[{index}]"),
-                format!("zone `{zone}` is listed twice"),
-            ));
-        }
-    }
-    let zone_names: Vec<&str> = zones.iter().map(String::as_str).collect();
-    let mut seen = BTreeSet::new();
-    let mut node_groups = Vec::new();
-    let mut total_nodes: u64 = 0;
-    for (index, group) in raw.node_groups.iter().enumerate() {
-        let path = format!("cluster.node_groups[{index}]");
-        let name = unique_name(group.name.as_ref(), &path, &mut seen, "node group")?;
-        let count = require(
-            group.count,
-            &format!("{path}.count"),
-            "how many nodes, e.g. count = 3",
-        )?;
-        total_nodes += u64::from(count);
-        if total_nodes > defaults::MAX_NODES {
-            return Err(Problem::new(
-                format!("{path}.count"),
-                if total_nodes == u64::from(count) {
-                    format!(
-                        "{count} nodes are more than the supported {}",
-                        defaults::MAX_NODES
-                    )
-                } else {
-                    format!(
-                        "{count} more nodes bring the cluster to {total_nodes}, more than the supported {}",
-                        defaults::MAX_NODES
-                    )
-                },
-            )
-            .with_help("use fewer, larger nodes"));
-        }
-        let cpu_millis = cpu_at(&group.cpu, &format!("{path}.cpu"), 0)?;
-        if cpu_millis == 0 {
-            return Err(
-                Problem::new(format!("{path}.cpu"), "is required and must be above zero")
-                    .with_help("vCPUs per node, e.g. cpu = 2"),
-            );
-        }
-        let memory_path = format!("{path}.memory");
-        let memory_text = require(
-            group.memory.clone(),
-            &memory_path,
-            "memory per node, e.g. memory = \"8GiB\"",
-        )?;
-        let memory_bytes = bytes_at(&Some(memory_text), &memory_path, "")?;
-        if memory_bytes == 0 {
-            return Err(Problem::new(memory_path, "must be above zero"));
-        }
-        let group_zones = group.zones.clone().unwrap_or_else(|| zones.clone());
-        if group_zones.is_empty() {
-            return Err(Problem::new(format!("{path}.zones"), "is empty")
-                .with_help(format!("valid zones: {}", zone_names.join(", "))));
-        }
-        for (zone_index, zone) in group_zones.iter().enumerate() {
-            if !zones.contains(zone) {
-                return Err(Problem::new(
-                    format!("{path}.zones[{zone_index}]"),
-                    format!("unknown zone `{zone}`"),
-                )
-                .with_help(did_you_mean(zone, &zone_names)));
-            }
-        }
-        node_groups.push(NodeGroupSpec {
-            name,
-            count,
-            cpu_millis,
-            memory_bytes,
-            zones: group_zones,
-        });
-    }
-    Ok(ClusterSpec { zones, node_groups })
-}
-
-fn validate_distribution(raw: &RawDistribution, path: &str) -> Checked<Distribution> {
+pub(super) fn validate_distribution(raw: &RawDistribution, path: &str) -> Checked<Distribution> {
     const KINDS: [&str; 7] = [
         "constant",
         "exponential",
@@ -526,6 +440,8 @@ fn validate_components(raw: &[RawComponent]) -> Checked<Vec<ComponentSpec>> {
             service_time,
             non_blocking: component.non_blocking.unwrap_or(false),
             replicas: component.replicas,
+            os: super::cluster::os_at(&component.os, &format!("{path}.os"))?,
+            arch: super::cluster::optional_arch(&component.arch, &format!("{path}.arch"))?,
         });
     }
     Ok(components)
@@ -755,7 +671,7 @@ fn balancer_at(name: &Option<String>, path: &str, default: BalancerKind) -> Chec
     }
 }
 
-fn validate_app(raw: &RawApp) -> Checked<AppSpec> {
+fn validate_app(raw: &RawApp, custom_policies: &[String]) -> Checked<AppSpec> {
     let components = validate_components(&raw.components)?;
     let classes = validate_classes(&raw.classes, &components)?;
     let deployment = &raw.deployment;
@@ -937,7 +853,30 @@ fn validate_app(raw: &RawApp) -> Checked<AppSpec> {
             &format!("{path}.balancer"),
             default_balancer,
         )?;
+        let os = member_specs[0].os;
+        if let Some(other) = member_specs.iter().find(|c| c.os != os) {
+            return Err(Problem::new(
+                format!("app.components[{}].os", members[member_specs.iter().position(|c| c.os != os).unwrap_or(0)]),
+                format!("service `{name}` mixes {} and {} components (`{}`)", os.name(), other.os.name(), other.name),
+            )
+            .with_help("one container image runs on one OS: deploy them as separate services (groups or microservices)"));
+        }
+        let arches: BTreeSet<_> = member_specs.iter().filter_map(|c| c.arch).collect();
+        if arches.len() > 1 {
+            return Err(Problem::new(&path, format!("service `{name}` mixes x86_64 and arm64 components"))
+                .with_help("build the service's image for one architecture, or leave `arch` unset for multi-arch images"));
+        }
+        let arch = arches.into_iter().next();
+        let placement = match settings.and_then(|s| s.placement.as_ref()) {
+            Some(raw_placement) => Some(super::placement::validate_placement(
+                raw_placement,
+                &format!("{path}.placement"),
+                custom_policies,
+            )?),
+            None => None,
+        };
         services.push(ServiceSpec {
+            placement,
             name,
             components: members,
             replicas,
@@ -947,6 +886,8 @@ fn validate_app(raw: &RawApp) -> Checked<AppSpec> {
             memory_bytes,
             image_bytes,
             balancer,
+            os,
+            arch,
         });
     }
     Ok(AppSpec {
@@ -1222,54 +1163,4 @@ fn validate_workload(
         base_rate_per_sec,
         profile,
     })
-}
-
-/// Where each replica of each service runs: `placements[service][replica]` is a node index.
-fn place_replicas(cluster: &ClusterSpec, app: &AppSpec) -> Checked<Vec<Vec<Option<usize>>>> {
-    let mut nodes = Cluster::new(cluster);
-    let capacity_modelled = !cluster.node_groups.is_empty();
-    let mut placements = Vec::new();
-    for service in &app.services {
-        let mut service_placements = Vec::new();
-        for replica in 0..service.replicas {
-            if !capacity_modelled {
-                service_placements.push(None);
-                continue;
-            }
-            let task = TaskShape {
-                cpu_millis: service.cpu_millis,
-                memory_bytes: service.memory_bytes,
-            };
-            let Some(node) = nodes.place_first_fit(task) else {
-                let path = match app.mode {
-                    DeploymentMode::Microservices => {
-                        format!("app.components[{}]", service.components[0])
-                    }
-                    _ => "app.deployment".to_string(),
-                };
-                let largest = nodes
-                    .nodes()
-                    .iter()
-                    .map(|n| (n.free_cpu_millis, n.free_memory_bytes))
-                    .max()
-                    .unwrap_or((0, 0));
-                return Err(Problem::new(
-                    path,
-                    format!(
-                        "replica {} of service `{}` (cpu {}m, memory {} MiB) fits on no node; the most free node has cpu {}m, memory {} MiB left",
-                        replica + 1,
-                        service.name,
-                        service.cpu_millis,
-                        service.memory_bytes / (1024 * 1024),
-                        largest.0,
-                        largest.1 / (1024 * 1024),
-                    ),
-                )
-                .with_help("add nodes (cluster.node_groups[].count), use larger nodes, or lower the service's replicas, cpu or memory"));
-            };
-            service_placements.push(Some(node));
-        }
-        placements.push(service_placements);
-    }
-    Ok(placements)
 }

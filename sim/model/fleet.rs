@@ -1,0 +1,429 @@
+//! The fleet: nodes booting, tasks created, placed by the service's placement policy, pulling their
+//! image (bandwidth shared on a node, cached afterwards; no cache on Fargate), starting and becoming
+//! healthy — after which they receive traffic.
+
+use super::{ActivePull, Event, NONE, NodeRuntime, Replica, Task, TaskPhase, World};
+use crate::cluster::catalog::fargate_size_for;
+use crate::cluster::state::{NodeLifecycle, Resources, TaskRequest};
+use crate::cluster::{InitialState, LaunchType};
+use crate::engine::EventQueue;
+use crate::metrics::TimeWeighted;
+use crate::policy::placement::Decision;
+use crate::rng::{KeyedRng, combine};
+use crate::time::{SimDuration, SimTime};
+use std::collections::VecDeque;
+
+/// Draw-site tags for the lifecycle stream (combined with the entity index).
+const PROVISION: u64 = 1;
+const BOOT: u64 = 2;
+const FARGATE_START: u64 = 3;
+const CONTAINER_START: u64 = 4;
+
+impl World<'_> {
+    /// Creates the initial nodes and tasks: warm (ready and healthy at time zero) or cold (booting
+    /// nodes, tasks through the whole lifecycle).
+    pub(super) fn start_fleet(&mut self, queue: &mut EventQueue<Event>) {
+        let cluster = &self.scenario.cluster;
+        let cold = cluster.initial_state == InitialState::Cold;
+        let lifecycle = if cold {
+            NodeLifecycle::Provisioning
+        } else {
+            NodeLifecycle::Ready
+        };
+        for node in cluster.initial_nodes(lifecycle) {
+            let index = self.cluster.add_node(node);
+            self.nodes.push(NodeRuntime::default());
+            let state = &self.cluster.nodes()[index];
+            let detail = format!(
+                "group={} zone={} instance_type={}",
+                self.scenario.cluster.node_groups[state.group].name,
+                self.cluster.zones()[state.zone],
+                state.instance_type
+            );
+            let name = state.name.clone();
+            self.log(
+                SimTime::ZERO,
+                if cold {
+                    "node_provisioning"
+                } else {
+                    "node_ready"
+                },
+                &name,
+                detail,
+            );
+            if cold {
+                let delay = self.draw(
+                    PROVISION,
+                    index as u64,
+                    &self.scenario.cluster.node_groups[self.cluster.nodes()[index].group]
+                        .provision_time,
+                );
+                queue.schedule_in(delay, Event::NodeBooting { node: index as u32 });
+            }
+        }
+        for service in 0..self.scenario.app.services.len() {
+            for _ in 0..self.scenario.app.services[service].replicas {
+                self.create_task(service, queue.now());
+            }
+        }
+        if cold {
+            self.place_pending(queue);
+        } else {
+            self.place_warm(queue);
+        }
+    }
+
+    /// Warm start: place every initial task now and make it healthy at once, image cached.
+    fn place_warm(&mut self, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        let initial: Vec<u32> = self.pending_tasks.drain(..).collect();
+        for task in initial {
+            if self.try_place(task, now) {
+                let task_state = &self.tasks[task as usize];
+                if task_state.node != NONE {
+                    let image = task_state.service;
+                    self.nodes[task_state.node as usize]
+                        .cached_images
+                        .insert(image);
+                }
+                self.tasks[task as usize].billed_from = Some(now);
+                self.on_task_healthy(task, now);
+            } else {
+                self.pending_tasks.push_back(task);
+            }
+        }
+    }
+
+    fn draw(
+        &self,
+        site: u64,
+        entity: u64,
+        distribution: &crate::dist::Distribution,
+    ) -> SimDuration {
+        distribution.sample(&mut KeyedRng::new(combine(
+            combine(self.lifecycle_key, site),
+            entity,
+        )))
+    }
+
+    /// Adds a pending task (and its replica) for `service`.
+    fn create_task(&mut self, service: usize, now: SimTime) -> u32 {
+        let spec = &self.scenario.app.services[service];
+        let index = self.tasks.len() as u32;
+        let ordinal = self.services[service].next_ordinal;
+        self.services[service].next_ordinal += 1;
+        let name = format!("{}/{ordinal}", spec.name);
+        self.tasks.push(Task {
+            service: service as u16,
+            ordinal,
+            name,
+            phase: TaskPhase::Pending,
+            node: NONE,
+            zone: 0,
+            fargate: None,
+            created: now,
+            placed: None,
+            billed_from: None,
+            pending_reason: None,
+        });
+        self.replicas.push(Replica {
+            service: service as u16,
+            slot: NONE,
+            busy: TimeWeighted::default(),
+            workers: spec.workers,
+            queue_limit: spec.queue_limit,
+            queue: VecDeque::new(),
+        });
+        self.pending_tasks.push_back(index);
+        index
+    }
+
+    /// Tries to place every pending task, in arrival order; those that fit nowhere stay pending.
+    fn place_pending(&mut self, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        let waiting: Vec<u32> = self.pending_tasks.drain(..).collect();
+        for task in waiting {
+            if self.try_place(task, now) {
+                self.start_task(task, queue);
+            } else {
+                self.pending_tasks.push_back(task);
+            }
+        }
+    }
+
+    /// Gives the task capacity: a node chosen by the service's policy (EC2), its own Fargate size,
+    /// or nothing to reserve when capacity is not modelled. False when it must stay pending.
+    fn try_place(&mut self, task: u32, now: SimTime) -> bool {
+        let service = self.tasks[task as usize].service as usize;
+        let spec = &self.scenario.app.services[service];
+        let cluster = &self.scenario.cluster;
+        let detail = match cluster.launch_type {
+            LaunchType::Fargate => {
+                let size = fargate_size_for(spec.cpu_millis, spec.memory_bytes)
+                    .expect("validated Fargate size");
+                // Fargate spreads a service's tasks over the zones.
+                let zone = self.tasks[task as usize].ordinal as usize % cluster.zones.len();
+                let state = &mut self.tasks[task as usize];
+                state.fargate = Some(size);
+                state.zone = zone as u32;
+                format!(
+                    "fargate zone={} size={}vCPU/{}GiB",
+                    cluster.zones[zone],
+                    size.cpu_millis as f64 / 1000.0,
+                    size.memory_bytes as f64 / (1u64 << 30) as f64
+                )
+            }
+            LaunchType::Ec2 if !cluster.has_nodes() => "capacity not modelled".to_string(),
+            LaunchType::Ec2 => {
+                let request = TaskRequest {
+                    service,
+                    resources: Resources {
+                        cpu_millis: spec.cpu_millis,
+                        memory_bytes: spec.memory_bytes,
+                    },
+                    os: spec.os,
+                    arch: spec.arch,
+                };
+                let service_state = &mut self.services[service];
+                match service_state.placement.place(
+                    &request,
+                    &self.cluster,
+                    &mut service_state.placement_rng,
+                ) {
+                    Decision::Place(node) => {
+                        assert!(
+                            self.cluster.fits(node, &request),
+                            "policy chose node {node}, which does not fit"
+                        );
+                        self.cluster.reserve(node, service, request.resources);
+                        let state = &mut self.tasks[task as usize];
+                        state.node = node as u32;
+                        state.zone = self.cluster.nodes()[node].zone as u32;
+                        format!("node={}", self.cluster.nodes()[node].name)
+                    }
+                    Decision::Pending(reason) => {
+                        self.unschedulable_decisions += 1;
+                        let name = reason.name();
+                        if self.tasks[task as usize].pending_reason != Some(name) {
+                            self.tasks[task as usize].pending_reason = Some(name);
+                            let subject = self.tasks[task as usize].name.clone();
+                            self.log(
+                                now,
+                                "task_pending",
+                                &subject,
+                                format!("reason={name} {reason}"),
+                            );
+                        }
+                        return false;
+                    }
+                }
+            }
+        };
+        let state = &mut self.tasks[task as usize];
+        state.placed = Some(now);
+        self.pending_times.push((now - state.created).as_nanos());
+        let subject = state.name.clone();
+        self.log(now, "task_placed", &subject, detail);
+        true
+    }
+
+    /// A placed task gets its image: from the node's cache, by a pull on the node, or on Fargate.
+    fn start_task(&mut self, task: u32, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        let state = &self.tasks[task as usize];
+        if state.fargate.is_some() {
+            let latency = self.draw(
+                FARGATE_START,
+                u64::from(task),
+                &self.scenario.cluster.fargate.start_latency,
+            );
+            queue.schedule_in(latency, Event::FargateCapacityReady { task });
+            return;
+        }
+        if state.node == NONE {
+            self.start_container(task, queue);
+            return;
+        }
+        let node = state.node as usize;
+        let image = state.service;
+        let image_bytes = self.scenario.app.services[image as usize].image_bytes;
+        let subject = state.name.clone();
+        if self.nodes[node].cached_images.contains(&image) {
+            self.log(
+                now,
+                "task_pulling",
+                &subject,
+                format!("image_mb={} cached=true", image_bytes / 1_000_000),
+            );
+            self.start_container(task, queue);
+            return;
+        }
+        self.tasks[task as usize].phase = TaskPhase::Pulling;
+        self.log(
+            now,
+            "task_pulling",
+            &subject,
+            format!("image_mb={} cached=false", image_bytes / 1_000_000),
+        );
+        self.advance_pulls(node, now);
+        let pulls = &mut self.nodes[node].pulls;
+        match pulls.iter_mut().find(|pull| pull.image == image) {
+            Some(pull) => pull.waiters.push(task),
+            None => pulls.push(ActivePull {
+                image,
+                remaining_bytes: image_bytes as f64,
+                waiters: vec![task],
+            }),
+        }
+        self.schedule_next_pull(node, queue);
+    }
+
+    /// Credits every pull on `node` with its share of the bandwidth since the last update.
+    fn advance_pulls(&mut self, node: usize, now: SimTime) {
+        let bandwidth = self
+            .scenario
+            .cluster
+            .tasks
+            .node_pull_bandwidth_bytes_per_sec;
+        let runtime = &mut self.nodes[node];
+        let elapsed = (now - runtime.pulls_updated).as_secs_f64();
+        runtime.pulls_updated = now;
+        if runtime.pulls.is_empty() {
+            return;
+        }
+        let share = bandwidth / runtime.pulls.len() as f64 * elapsed;
+        for pull in &mut runtime.pulls {
+            pull.remaining_bytes = (pull.remaining_bytes - share).max(0.0);
+        }
+    }
+
+    /// (Re)schedules the node's next pull completion under processor sharing of its bandwidth.
+    fn schedule_next_pull(&mut self, node: usize, queue: &mut EventQueue<Event>) {
+        let bandwidth = self
+            .scenario
+            .cluster
+            .tasks
+            .node_pull_bandwidth_bytes_per_sec;
+        let runtime = &mut self.nodes[node];
+        if let Some(previous) = runtime.next_pull_event.take() {
+            queue.cancel(previous);
+        }
+        let Some(smallest) = runtime
+            .pulls
+            .iter()
+            .map(|pull| pull.remaining_bytes)
+            .reduce(f64::min)
+        else {
+            return;
+        };
+        let seconds = smallest * runtime.pulls.len() as f64 / bandwidth;
+        let delay = SimDuration::from_nanos((seconds * 1e9).ceil() as u64);
+        runtime.next_pull_event =
+            Some(queue.schedule_in(delay, Event::NodePullProgress { node: node as u32 }));
+    }
+
+    pub(super) fn on_pull_progress(&mut self, node: usize, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        self.nodes[node].next_pull_event = None;
+        self.advance_pulls(node, now);
+        // Finished: less than one byte left (the event time was rounded up to the nanosecond).
+        let (done, still): (Vec<ActivePull>, Vec<ActivePull>) =
+            std::mem::take(&mut self.nodes[node].pulls)
+                .into_iter()
+                .partition(|pull| pull.remaining_bytes < 1.0);
+        self.nodes[node].pulls = still;
+        for pull in done {
+            self.nodes[node].cached_images.insert(pull.image);
+            for task in pull.waiters {
+                self.start_container(task, queue);
+            }
+        }
+        self.schedule_next_pull(node, queue);
+    }
+
+    pub(super) fn on_fargate_capacity(&mut self, task: u32, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        let service = self.tasks[task as usize].service as usize;
+        let image_bytes = self.scenario.app.services[service].image_bytes;
+        let state = &mut self.tasks[task as usize];
+        state.phase = TaskPhase::Pulling;
+        state.billed_from = Some(now);
+        let subject = state.name.clone();
+        self.log(
+            now,
+            "task_pulling",
+            &subject,
+            format!("image_mb={} cached=false", image_bytes / 1_000_000),
+        );
+        let seconds =
+            image_bytes as f64 / self.scenario.cluster.fargate.pull_bandwidth_bytes_per_sec;
+        queue.schedule_in(
+            SimDuration::from_secs_f64(seconds),
+            Event::FargatePullDone { task },
+        );
+    }
+
+    /// The image is on the node: start the container.
+    pub(super) fn start_container(&mut self, task: u32, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        let state = &mut self.tasks[task as usize];
+        state.phase = TaskPhase::Starting;
+        if state.billed_from.is_none() {
+            state.billed_from = Some(now);
+        }
+        let subject = state.name.clone();
+        self.log(now, "task_starting", &subject, String::new());
+        let start = self.draw(
+            CONTAINER_START,
+            u64::from(task),
+            &self.scenario.cluster.tasks.start_time,
+        );
+        queue.schedule_in(start, Event::TaskRunning { task });
+    }
+
+    pub(super) fn on_task_running(&mut self, task: u32, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        self.tasks[task as usize].phase = TaskPhase::Running;
+        let subject = self.tasks[task as usize].name.clone();
+        self.log(now, "task_running", &subject, String::new());
+        queue.schedule_in(
+            self.scenario.cluster.tasks.health_check_grace,
+            Event::TaskHealthy { task },
+        );
+    }
+
+    /// The task passed its health checks: the balancer may send it traffic.
+    pub(super) fn on_task_healthy(&mut self, task: u32, now: SimTime) {
+        let state = &mut self.tasks[task as usize];
+        state.phase = TaskPhase::Healthy;
+        self.ready_times.push((now - state.created).as_nanos());
+        let subject = state.name.clone();
+        let service_index = state.service as usize;
+        self.log(now, "task_healthy", &subject, String::new());
+        let service = &mut self.services[service_index];
+        self.replicas[task as usize].slot = service.active.len() as u32;
+        service.active.push(task);
+        service.outstanding.push(0);
+        service.healthy.change(now, 1);
+    }
+
+    pub(super) fn on_node_booting(&mut self, node: usize, queue: &mut EventQueue<Event>) {
+        self.cluster.set_lifecycle(node, NodeLifecycle::Booting);
+        let name = self.cluster.nodes()[node].name.clone();
+        self.log(queue.now(), "node_booting", &name, String::new());
+        let group = self.cluster.nodes()[node].group;
+        let boot = self.draw(
+            BOOT,
+            node as u64,
+            &self.scenario.cluster.node_groups[group].boot_time,
+        );
+        queue.schedule_in(boot, Event::NodeReady { node: node as u32 });
+    }
+
+    pub(super) fn on_node_ready(&mut self, node: usize, queue: &mut EventQueue<Event>) {
+        self.cluster.set_lifecycle(node, NodeLifecycle::Ready);
+        let name = self.cluster.nodes()[node].name.clone();
+        self.log(queue.now(), "node_ready", &name, String::new());
+        self.place_pending(queue);
+    }
+}

@@ -1,0 +1,444 @@
+//! The world: the event enum and its handlers. Requests flow through call trees onto the healthy tasks
+//! of services (FCFS queues with workers); tasks are placed on nodes by placement policies and go
+//! through image pulls and starts. This is the only module that wires engine, cluster, app, workload,
+//! policies and metrics together.
+
+mod fleet;
+mod observe;
+mod requests;
+
+pub use observe::{ClusterSummary, PlacementRow};
+
+use crate::cluster::catalog::FargateSize;
+use crate::cluster::state::ClusterState;
+use crate::engine::{EventId, EventQueue, Handler};
+use crate::metrics::{ClassSummary, FailReason, LatencyStats, TimeWeighted};
+use crate::policy::balancer::Balancer;
+use crate::policy::placement::{PlacementPolicy, Registry};
+use crate::rng;
+use crate::scenario::Scenario;
+use crate::time::SimTime;
+use crate::workload::{ArrivalProcess, ClassMix};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::collections::{BTreeSet, VecDeque};
+
+const NONE: u32 = u32::MAX;
+
+/// What can happen.
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    /// The next external request arrives.
+    Arrival,
+    /// A remote call reaches the service that serves it.
+    CallArrives { frame: u32 },
+    /// A frame's own work (its service demand) is done.
+    WorkDone { frame: u32 },
+    /// A remote call's response reaches the caller.
+    ResponseArrives { frame: u32 },
+    /// A node finished provisioning and starts booting.
+    NodeBooting { node: u32 },
+    /// A node finished booting and accepts tasks.
+    NodeReady { node: u32 },
+    /// The earliest image pull on a node may have finished.
+    NodePullProgress { node: u32 },
+    /// A Fargate task has its capacity and starts pulling its image.
+    FargateCapacityReady { task: u32 },
+    /// A Fargate task's image pull finished.
+    FargatePullDone { task: u32 },
+    /// A task's container is running.
+    TaskRunning { task: u32 },
+    /// A task passed its health check grace period and receives traffic.
+    TaskHealthy { task: u32 },
+    /// A metrics interval ends.
+    Sample,
+    /// The warmup ends: summaries start counting.
+    WarmupEnd,
+}
+
+/// One request in flight.
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    id: u64,
+    class: u16,
+    arrival: SimTime,
+    counted: bool,
+    /// False once the request has completed or failed: a second ending is a bug.
+    open: bool,
+}
+
+/// The activation of one call-tree node for one request.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    request: u32,
+    node: u16,
+    step: u16,
+    pending: u16,
+    /// True when this frame arrived over the network (it sends a response back over it too).
+    remote: bool,
+    /// True while the frame owns a worker of `replica`.
+    holds_worker: bool,
+    /// True when the frame runs on a worker an ancestor in the same service holds (blocking caller).
+    on_lent_worker: bool,
+    failure: Option<FailReason>,
+    parent: u32,
+    /// Index of the replica the frame runs on (in-process frames share their caller's); `NONE`
+    /// until a replica is chosen.
+    replica: u32,
+}
+
+/// The request-serving side of a task: a FCFS queue in front of `workers` servers.
+#[derive(Debug)]
+struct Replica {
+    service: u16,
+    /// Position in its service's `active` list, `NONE` while it receives no traffic.
+    slot: u32,
+    /// Busy workers (the gauge's value) and their time integral.
+    busy: TimeWeighted,
+    workers: u32,
+    queue_limit: u32,
+    queue: VecDeque<u32>,
+}
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TaskPhase {
+    Pending,
+    Pulling,
+    Starting,
+    Running,
+    Healthy,
+}
+
+/// One task (a replica of a service) as the cluster sees it; same index as its `Replica`.
+#[derive(Debug, Clone)]
+struct Task {
+    service: u16,
+    /// The task's number within its service.
+    ordinal: u32,
+    /// `service/ordinal`, for events.
+    name: String,
+    phase: TaskPhase,
+    /// Node index on EC2, `NONE` on Fargate or while pending.
+    node: u32,
+    zone: u32,
+    fargate: Option<FargateSize>,
+    created: SimTime,
+    placed: Option<SimTime>,
+    /// When billing starts (Fargate: the image pull).
+    billed_from: Option<SimTime>,
+    /// The last pending reason logged, to log a change only once.
+    pending_reason: Option<&'static str>,
+}
+
+/// An image pull in progress on a node, shared bandwidth among all of the node's pulls.
+#[derive(Debug, Clone)]
+struct ActivePull {
+    image: u16,
+    remaining_bytes: f64,
+    /// Tasks waiting for this image on this node.
+    waiters: Vec<u32>,
+}
+
+/// What the model tracks per node beyond `ClusterState`.
+#[derive(Debug, Clone, Default)]
+struct NodeRuntime {
+    pulls: Vec<ActivePull>,
+    pulls_updated: SimTime,
+    next_pull_event: Option<EventId>,
+    cached_images: BTreeSet<u16>,
+    launched: SimTime,
+}
+
+/// A deployed service: its active replicas, balancer, placement policy and gauges.
+#[derive(Debug)]
+struct Service {
+    /// Replica indices receiving traffic (healthy tasks).
+    active: Vec<u32>,
+    /// Outstanding calls per active replica (same order), for the balancer.
+    outstanding: Vec<u32>,
+    balancer: Box<dyn Balancer>,
+    balancer_rng: ChaCha8Rng,
+    placement: Box<dyn PlacementPolicy>,
+    placement_rng: ChaCha8Rng,
+    busy: TimeWeighted,
+    queued: TimeWeighted,
+    healthy: TimeWeighted,
+    next_ordinal: u32,
+}
+
+/// Totals over all requests of a replication, warmup included: the conservation check.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Conservation {
+    /// Requests that arrived.
+    pub offered: u64,
+    /// Requests that completed.
+    pub completed: u64,
+    /// Requests that failed.
+    pub failed: u64,
+    /// Requests still in flight at the end.
+    pub in_flight: u64,
+}
+
+impl Conservation {
+    /// True when every request is accounted for exactly once.
+    pub fn holds(&self) -> bool {
+        self.offered == self.completed + self.failed + self.in_flight
+    }
+}
+
+/// One row of `timeseries.csv`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesRow {
+    /// End of the interval, in seconds.
+    pub time_s: f64,
+    /// A class, a service, `cluster`, or `all`.
+    pub subject: String,
+    /// The metric's name.
+    pub metric: &'static str,
+    /// Its value (NaN when undefined, e.g. a percentile of no requests).
+    pub value: f64,
+}
+
+/// One row of `events.csv`.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    /// When.
+    pub time: SimTime,
+    /// What kind of event.
+    pub kind: &'static str,
+    /// What it happened to.
+    pub subject: String,
+    /// Details.
+    pub detail: String,
+}
+
+/// Everything one replication produced.
+#[derive(Debug, Clone)]
+pub struct ReplicationResult {
+    /// Replication index.
+    pub replication: u32,
+    /// Per-class summaries, then `all`.
+    pub classes: Vec<ClassSummary>,
+    /// Cluster-level results: placement quality and cost.
+    pub cluster: ClusterSummary,
+    /// The time series.
+    pub timeseries: Vec<SeriesRow>,
+    /// The event log.
+    pub events: Vec<EventRow>,
+    /// Per-node samples for `placement.csv`.
+    pub placement: Vec<PlacementRow>,
+    /// Request accounting over the whole run.
+    pub conservation: Conservation,
+    /// An order-independent digest of every request's arrival time, class and drawn service demands:
+    /// equal digests mean the same request stream (common random numbers).
+    pub request_digest: u64,
+    /// Events the engine handled.
+    pub events_processed: u64,
+}
+
+struct World<'s> {
+    scenario: &'s Scenario,
+    end: SimTime,
+    warmup_end: SimTime,
+    arrivals: ArrivalProcess,
+    mix: ClassMix,
+    demand_key: u64,
+    branch_key: u64,
+    lifecycle_key: u64,
+    next_request_id: u64,
+    requests: Vec<Request>,
+    free_requests: Vec<u32>,
+    frames: Vec<Frame>,
+    free_frames: Vec<u32>,
+    replicas: Vec<Replica>,
+    tasks: Vec<Task>,
+    pending_tasks: VecDeque<u32>,
+    services: Vec<Service>,
+    cluster: ClusterState,
+    nodes: Vec<NodeRuntime>,
+    /// Time each task waited to be placed, in nanoseconds.
+    pending_times: Vec<u64>,
+    /// Time from creation to healthy of each task, in nanoseconds.
+    ready_times: Vec<u64>,
+    unschedulable_decisions: u64,
+    /// Post-warmup stats per class, then `all`.
+    class_stats: Vec<LatencyStats>,
+    class_offered: Vec<u64>,
+    /// Per-interval stats per class, then `all`.
+    interval_stats: Vec<LatencyStats>,
+    interval_offered: Vec<u64>,
+    interval_start: SimTime,
+    conservation: Conservation,
+    digest: u64,
+    timeseries: Vec<SeriesRow>,
+    events: Vec<EventRow>,
+    placement_rows: Vec<PlacementRow>,
+}
+
+impl Handler<Event> for World<'_> {
+    fn handle(&mut self, event: Event, queue: &mut EventQueue<Event>) {
+        match event {
+            Event::Arrival => self.on_arrival(queue),
+            Event::CallArrives { frame } => self.arrive_at_service(frame, queue),
+            Event::WorkDone { frame } => self.on_work_done(frame, queue),
+            Event::ResponseArrives { frame } => {
+                let finished = self.frames[frame as usize];
+                self.free_frame(frame);
+                self.child_done(finished.parent, finished.failure, queue);
+            }
+            Event::NodeBooting { node } => self.on_node_booting(node as usize, queue),
+            Event::NodeReady { node } => self.on_node_ready(node as usize, queue),
+            Event::NodePullProgress { node } => self.on_pull_progress(node as usize, queue),
+            Event::FargateCapacityReady { task } => self.on_fargate_capacity(task, queue),
+            Event::FargatePullDone { task } => self.start_container(task, queue),
+            Event::TaskRunning { task } => self.on_task_running(task, queue),
+            Event::TaskHealthy { task } => self.on_task_healthy(task, queue.now()),
+            Event::Sample => self.on_sample(queue),
+            Event::WarmupEnd => self.log(queue.now(), "warmup_end", "run", String::new()),
+        }
+    }
+}
+
+impl<'s> World<'s> {
+    fn new(scenario: &'s Scenario, replication: u32, registry: &Registry) -> Result<Self, String> {
+        let seed = scenario.run.seed;
+        let app = &scenario.app;
+        let mut services = Vec::new();
+        for spec in &app.services {
+            let placement_spec = spec
+                .placement
+                .as_ref()
+                .unwrap_or(&scenario.cluster.placement);
+            services.push(Service {
+                active: Vec::new(),
+                outstanding: Vec::new(),
+                balancer: spec.balancer.build(),
+                balancer_rng: rng::stream(seed, replication, &format!("balancer/{}", spec.name)),
+                placement: registry.build(placement_spec)?,
+                placement_rng: rng::stream(seed, replication, &format!("placement/{}", spec.name)),
+                busy: TimeWeighted::default(),
+                queued: TimeWeighted::default(),
+                healthy: TimeWeighted::default(),
+                next_ordinal: 0,
+            });
+        }
+        let class_count = app.classes.len();
+        Ok(World {
+            scenario,
+            end: SimTime::ZERO + scenario.run.duration,
+            warmup_end: SimTime::ZERO + scenario.run.warmup,
+            arrivals: ArrivalProcess::new(
+                &scenario.workload,
+                rng::stream(seed, replication, "arrivals"),
+            ),
+            mix: ClassMix::new(
+                app.classes.iter().map(|c| c.share),
+                rng::stream(seed, replication, "classes"),
+            ),
+            demand_key: rng::stream_key(seed, replication, "demand"),
+            branch_key: rng::stream_key(seed, replication, "branch"),
+            lifecycle_key: rng::stream_key(seed, replication, "lifecycle"),
+            next_request_id: 0,
+            requests: Vec::new(),
+            free_requests: Vec::new(),
+            frames: Vec::new(),
+            free_frames: Vec::new(),
+            replicas: Vec::new(),
+            tasks: Vec::new(),
+            pending_tasks: VecDeque::new(),
+            services,
+            cluster: ClusterState::new(scenario.cluster.zones.clone(), app.services.len()),
+            nodes: Vec::new(),
+            pending_times: Vec::new(),
+            ready_times: Vec::new(),
+            unschedulable_decisions: 0,
+            class_stats: vec![LatencyStats::new(); class_count + 1],
+            class_offered: vec![0; class_count + 1],
+            interval_stats: vec![LatencyStats::new(); class_count + 1],
+            interval_offered: vec![0; class_count + 1],
+            interval_start: SimTime::ZERO,
+            conservation: Conservation::default(),
+            digest: 0,
+            timeseries: Vec::new(),
+            events: Vec::new(),
+            placement_rows: Vec::new(),
+        })
+    }
+
+    fn log(&mut self, time: SimTime, kind: &'static str, subject: &str, detail: String) {
+        self.events.push(EventRow {
+            time,
+            kind,
+            subject: subject.to_string(),
+            detail,
+        });
+    }
+
+    fn start(&mut self, queue: &mut EventQueue<Event>) {
+        let detail = format!(
+            "mode={} launch_type={:?} start={:?}",
+            self.scenario.app.mode.name(),
+            self.scenario.cluster.launch_type,
+            self.scenario.cluster.initial_state
+        )
+        .to_lowercase();
+        self.log(
+            SimTime::ZERO,
+            "run_start",
+            &self.scenario.name.clone(),
+            detail,
+        );
+        self.start_fleet(queue);
+        if let Some(first) = self
+            .arrivals
+            .next_arrival(&self.scenario.workload, self.end)
+        {
+            queue.schedule_at(first, Event::Arrival);
+        }
+        queue.schedule_at(
+            SimTime::ZERO + self.scenario.run.metrics_interval,
+            Event::Sample,
+        );
+        if self.warmup_end > SimTime::ZERO {
+            queue.schedule_at(self.warmup_end, Event::WarmupEnd);
+        }
+    }
+}
+
+/// Runs replication `replication` of `scenario` with the built-in policies; `progress` receives the
+/// simulated fraction done (0–1).
+pub fn simulate(
+    scenario: &Scenario,
+    replication: u32,
+    progress: &dyn Fn(f64),
+) -> ReplicationResult {
+    simulate_with(scenario, replication, &Registry::with_builtins(), progress)
+        .expect("a validated scenario names only built-in policies")
+}
+
+/// Runs replication `replication` of `scenario`, resolving policies (built-in and custom) from
+/// `registry`. Fails only when the scenario names a policy the registry lacks.
+pub fn simulate_with(
+    scenario: &Scenario,
+    replication: u32,
+    registry: &Registry,
+    progress: &dyn Fn(f64),
+) -> Result<ReplicationResult, String> {
+    let mut world = World::new(scenario, replication, registry)?;
+    let mut queue = EventQueue::new();
+    world.start(&mut queue);
+    const CHUNKS: u64 = 100;
+    let end = world.end;
+    for chunk in 1..=CHUNKS {
+        let until = if chunk == CHUNKS {
+            end
+        } else {
+            SimTime(end.as_nanos() / CHUNKS * chunk)
+        };
+        queue.run_until(&mut world, until);
+        progress(chunk as f64 / CHUNKS as f64);
+    }
+    let processed = queue.processed();
+    Ok(world.finish(processed, replication))
+}

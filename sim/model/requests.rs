@@ -1,0 +1,352 @@
+//! Request flow: arrivals, call trees, replicas as FCFS queues with workers, responses and failures.
+
+use super::{Event, Frame, NONE, Request, World};
+use crate::app::CallNode;
+use crate::engine::EventQueue;
+use crate::metrics::{FailReason, LatencyStats};
+use crate::rng::{KeyedRng, combine};
+use crate::time::SimTime;
+
+impl<'s> World<'s> {
+    pub(super) fn on_arrival(&mut self, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        if let Some(next) = self
+            .arrivals
+            .next_arrival(&self.scenario.workload, self.end)
+        {
+            queue.schedule_at(next, Event::Arrival);
+        }
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        let class = self.mix.next_class();
+        self.digest = self
+            .digest
+            .wrapping_add(combine(combine(id, now.as_nanos()), class as u64));
+        let counted = now >= self.warmup_end;
+        self.conservation.offered += 1;
+        if counted {
+            self.class_offered[class] += 1;
+            *self.class_offered.last_mut().expect("all") += 1;
+        }
+        self.interval_offered[class] += 1;
+        *self.interval_offered.last_mut().expect("all") += 1;
+        let request = Request {
+            id,
+            class: class as u16,
+            arrival: now,
+            counted,
+            open: true,
+        };
+        let request_index = match self.free_requests.pop() {
+            Some(index) => {
+                self.requests[index as usize] = request;
+                index
+            }
+            None => {
+                self.requests.push(request);
+                (self.requests.len() - 1) as u32
+            }
+        };
+        let root = self.new_frame(request_index, 0, NONE, true);
+        self.arrive_at_service(root, queue);
+    }
+
+    pub(super) fn new_frame(
+        &mut self,
+        request: u32,
+        node: usize,
+        parent: u32,
+        remote: bool,
+    ) -> u32 {
+        let frame = Frame {
+            request,
+            node: node as u16,
+            step: 0,
+            pending: 0,
+            remote,
+            holds_worker: false,
+            on_lent_worker: false,
+            failure: None,
+            parent,
+            replica: NONE,
+        };
+        match self.free_frames.pop() {
+            Some(index) => {
+                self.frames[index as usize] = frame;
+                index
+            }
+            None => {
+                self.frames.push(frame);
+                (self.frames.len() - 1) as u32
+            }
+        }
+    }
+
+    pub(super) fn free_frame(&mut self, frame: u32) {
+        self.free_frames.push(frame);
+    }
+
+    pub(super) fn call_node(&self, frame: &Frame) -> &'s CallNode {
+        let class = self.requests[frame.request as usize].class as usize;
+        &self.scenario.app.classes[class].tree.nodes[frame.node as usize]
+    }
+
+    /// A remote call (or an external request) reaches its service: pick a replica, queue or reject.
+    pub(super) fn arrive_at_service(&mut self, frame_index: u32, queue: &mut EventQueue<Event>) {
+        let frame = self.frames[frame_index as usize];
+        let component = self.call_node(&frame).component;
+        let service_index = self.scenario.app.service_of_component[component];
+        let service = &mut self.services[service_index];
+        if service.active.is_empty() {
+            self.fail_frame(frame_index, FailReason::NoReplica, queue);
+            return;
+        }
+        let local = service
+            .balancer
+            .pick(&service.outstanding, &mut service.balancer_rng);
+        let replica_index = service.active[local];
+        if self.take_worker_or_queue(frame_index, replica_index, queue) {
+            self.services[service_index].outstanding[local] += 1;
+        } else {
+            self.fail_frame(frame_index, FailReason::Rejected, queue);
+        }
+    }
+
+    /// Starts the frame on a free worker of the replica, or queues it; false when the queue is full.
+    pub(super) fn take_worker_or_queue(
+        &mut self,
+        frame_index: u32,
+        replica_index: u32,
+        queue: &mut EventQueue<Event>,
+    ) -> bool {
+        let now = queue.now();
+        let replica = &mut self.replicas[replica_index as usize];
+        let service = &mut self.services[replica.service as usize];
+        if replica.busy.value() < u64::from(replica.workers) {
+            replica.busy.change(now, 1);
+            service.busy.change(now, 1);
+            let frame = &mut self.frames[frame_index as usize];
+            frame.replica = replica_index;
+            frame.holds_worker = true;
+            self.start_work(frame_index, queue);
+            true
+        } else if (replica.queue.len() as u32) < replica.queue_limit {
+            replica.queue.push_back(frame_index);
+            service.queued.change(now, 1);
+            self.frames[frame_index as usize].replica = replica_index;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Draws this frame's service demand (keyed by request and call node) and schedules its end.
+    pub(super) fn start_work(&mut self, frame_index: u32, queue: &mut EventQueue<Event>) {
+        let frame = self.frames[frame_index as usize];
+        let request = self.requests[frame.request as usize];
+        let component = &self.scenario.app.components[self.call_node(&frame).component];
+        let mut draw = KeyedRng::new(combine(
+            combine(self.demand_key, request.id),
+            u64::from(frame.node),
+        ));
+        let demand = component.service_time.sample(&mut draw);
+        self.digest = self.digest.wrapping_add(combine(
+            combine(request.id, u64::from(frame.node)),
+            demand.as_nanos(),
+        ));
+        queue.schedule_in(demand, Event::WorkDone { frame: frame_index });
+    }
+
+    pub(super) fn on_work_done(&mut self, frame_index: u32, queue: &mut EventQueue<Event>) {
+        let frame = self.frames[frame_index as usize];
+        if frame.holds_worker
+            && self.scenario.app.components[self.call_node(&frame).component].non_blocking
+        {
+            self.release_worker(frame_index, queue);
+        }
+        self.advance(frame_index, queue);
+    }
+
+    /// Runs the frame's next steps: spawns the calls of the next step, or finishes the frame.
+    pub(super) fn advance(&mut self, frame_index: u32, queue: &mut EventQueue<Event>) {
+        loop {
+            let frame = self.frames[frame_index as usize];
+            let node = self.call_node(&frame);
+            if frame.failure.is_some() || frame.step as usize == node.steps.len() {
+                self.finish_frame(frame_index, queue);
+                return;
+            }
+            let step = &node.steps[frame.step as usize];
+            let spawned = step
+                .iter()
+                .filter(|&&child| self.call_is_made(&frame, child))
+                .count();
+            if spawned == 0 {
+                self.frames[frame_index as usize].step += 1;
+                continue;
+            }
+            // Set before any child starts: an in-process child may fail at once and report back.
+            self.frames[frame_index as usize].pending = spawned as u16;
+            let tree = &self.scenario.app.classes
+                [self.requests[frame.request as usize].class as usize]
+                .tree;
+            for &child in step {
+                if self.call_is_made(&frame, child) {
+                    self.spawn_call(
+                        frame_index,
+                        node.component,
+                        child,
+                        tree.nodes[child].component,
+                        queue,
+                    );
+                }
+            }
+            return;
+        }
+    }
+
+    /// Whether an optional call is made: a coin keyed by (request, call node), so the same in every
+    /// deployment and policy.
+    pub(super) fn call_is_made(&self, frame: &Frame, child: usize) -> bool {
+        let request = self.requests[frame.request as usize];
+        let probability =
+            self.scenario.app.classes[request.class as usize].tree.nodes[child].probability;
+        probability >= 1.0
+            || KeyedRng::new(combine(combine(self.branch_key, request.id), child as u64)).uniform()
+                < probability
+    }
+
+    /// Starts one call of `parent`: over the network, on the parent's worker, or on a worker of the
+    /// parent's replica when the parent (non-blocking) holds none.
+    pub(super) fn spawn_call(
+        &mut self,
+        parent_index: u32,
+        parent_component: usize,
+        child: usize,
+        child_component: usize,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let parent = self.frames[parent_index as usize];
+        let remote = self
+            .scenario
+            .app
+            .is_remote(parent_component, child_component);
+        let child_frame = self.new_frame(parent.request, child, parent_index, remote);
+        if remote {
+            queue.schedule_in(
+                self.scenario.app.hop_latency,
+                Event::CallArrives { frame: child_frame },
+            );
+        } else if parent.holds_worker || parent.on_lent_worker {
+            let frame = &mut self.frames[child_frame as usize];
+            frame.on_lent_worker = true;
+            frame.replica = parent.replica;
+            self.start_work(child_frame, queue);
+        } else if !self.take_worker_or_queue(child_frame, parent.replica, queue) {
+            self.fail_frame(child_frame, FailReason::Rejected, queue);
+        }
+    }
+
+    pub(super) fn fail_frame(
+        &mut self,
+        frame_index: u32,
+        reason: FailReason,
+        queue: &mut EventQueue<Event>,
+    ) {
+        self.frames[frame_index as usize].failure = Some(reason);
+        self.finish_frame(frame_index, queue);
+    }
+
+    /// The frame is done (or failed): free its worker, then answer its caller.
+    pub(super) fn finish_frame(&mut self, frame_index: u32, queue: &mut EventQueue<Event>) {
+        let frame = self.frames[frame_index as usize];
+        if frame.holds_worker {
+            self.release_worker(frame_index, queue);
+        }
+        if frame.remote && frame.replica != NONE {
+            let replica = &self.replicas[frame.replica as usize];
+            self.services[replica.service as usize].outstanding[replica.slot as usize] -= 1;
+        }
+        if frame.parent == NONE {
+            self.free_frame(frame_index);
+            self.finish_request(frame.request, frame.failure, queue.now());
+        } else if frame.remote {
+            queue.schedule_in(
+                self.scenario.app.hop_latency,
+                Event::ResponseArrives { frame: frame_index },
+            );
+        } else {
+            self.free_frame(frame_index);
+            self.child_done(frame.parent, frame.failure, queue);
+        }
+    }
+
+    pub(super) fn child_done(
+        &mut self,
+        parent: u32,
+        failure: Option<FailReason>,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let frame = &mut self.frames[parent as usize];
+        if frame.failure.is_none() {
+            frame.failure = failure;
+        }
+        frame.pending -= 1;
+        if frame.pending == 0 {
+            frame.step += 1;
+            self.advance(parent, queue);
+        }
+    }
+
+    /// Frees the frame's worker; the next queued call (if any) takes it.
+    pub(super) fn release_worker(&mut self, frame_index: u32, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        let frame = &mut self.frames[frame_index as usize];
+        frame.holds_worker = false;
+        let replica = &mut self.replicas[frame.replica as usize];
+        let service = &mut self.services[replica.service as usize];
+        match replica.queue.pop_front() {
+            Some(next) => {
+                service.queued.change(now, -1);
+                self.frames[next as usize].holds_worker = true;
+                self.start_work(next, queue);
+            }
+            None => {
+                replica.busy.change(now, -1);
+                service.busy.change(now, -1);
+            }
+        }
+    }
+
+    pub(super) fn finish_request(
+        &mut self,
+        request_index: u32,
+        failure: Option<FailReason>,
+        now: SimTime,
+    ) {
+        let request = self.requests[request_index as usize];
+        assert!(request.open, "request {} ended twice", request.id);
+        self.requests[request_index as usize].open = false;
+        self.free_requests.push(request_index);
+        let class = request.class as usize;
+        let all = self.class_stats.len() - 1;
+        let latency = now - request.arrival;
+        let within_target = latency <= self.scenario.app.classes[class].slo.latency;
+        let sets: [&mut Vec<LatencyStats>; 2] = [&mut self.class_stats, &mut self.interval_stats];
+        for (which, stats) in sets.into_iter().enumerate() {
+            if which == 0 && !request.counted {
+                continue;
+            }
+            for index in [class, all] {
+                match failure {
+                    None => stats[index].record_completion(latency, within_target),
+                    Some(reason) => stats[index].record_failure(reason),
+                }
+            }
+        }
+        match failure {
+            None => self.conservation.completed += 1,
+            Some(_) => self.conservation.failed += 1,
+        }
+    }
+}
