@@ -22,14 +22,16 @@ pub(super) fn narrow_for_stop(
 }
 
 /// The indexed fast path: walks the ready nodes of `zone` (all zones when `None`) by ascending free
-/// `resource`, starting at the task's request, and collects the fitting nodes with the least free
-/// amount into `ties`, merging with ties already found (`best` is their free amount). It stops at the
-/// first node with more free than the best, so it costs O(log n + nodes skipped for cpu, OS or arch).
+/// `resource`, starting at the task's request, and collects the nodes that fit and are `allowed` with
+/// the least free amount into `ties`, merging with ties already found (`best` is their free amount).
+/// It stops at the first node with more free than the best, so it costs O(log n + nodes skipped for
+/// cpu, OS, architecture or constraints).
 pub(super) fn tightest_fitting(
     resource: Resource,
     zone: Option<usize>,
     task: &TaskRequest,
     cluster: &ClusterState,
+    allowed: &impl Fn(usize) -> bool,
     best: &mut Option<u64>,
     ties: &mut Vec<usize>,
 ) {
@@ -40,6 +42,7 @@ pub(super) fn tightest_fitting(
             resource,
             task,
             cluster,
+            allowed,
             best,
             ties,
         ),
@@ -48,6 +51,7 @@ pub(super) fn tightest_fitting(
             resource,
             task,
             cluster,
+            allowed,
             best,
             ties,
         ),
@@ -59,6 +63,7 @@ fn collect(
     resource: Resource,
     task: &TaskRequest,
     cluster: &ClusterState,
+    allowed: &impl Fn(usize) -> bool,
     best: &mut Option<u64>,
     ties: &mut Vec<usize>,
 ) {
@@ -68,7 +73,7 @@ fn collect(
         if best.is_some_and(|best| free > best) {
             break;
         }
-        if cluster.fits(node, task) {
+        if cluster.fits(node, task) && allowed(node) {
             if best.is_none_or(|best| free < best) {
                 ties.clear();
                 *best = Some(free);

@@ -1,14 +1,19 @@
 //! The ECS placement chain: nodes with room, then the constraints, then the strategies in order, each
 //! breaking the ties the earlier ones left; the lowest node index breaks what is still tied.
 //!
-//! Two chains are served from the cluster's free-capacity indexes instead of a scan, when there are no
-//! constraints: any chain that starts with `binpack(r)`, and any that starts with
-//! `[spread(zone), binpack(r)]` (both then apply their remaining strategies to the tie group). They
-//! decide exactly what the scan would; a property test checks that.
+//! Common chains skip the full scan (constraints are checked on the nodes they visit):
+//! - any chain that starts with `binpack(r)` or with `[spread(zone), binpack(r)]` walks the cluster's
+//!   free-capacity index from the task's request upwards and stops at the first node with more room
+//!   than the best fit, then applies the remaining strategies to the tie group;
+//! - `[spread(zone)]` (ECS's default) and `[spread(zone), spread(node)]` walk the nodes of the least
+//!   loaded zones by index and stop at the first fitting node (that runs none of the service's tasks).
+//!
+//! They decide exactly what the scan would, draws included (a property test checks that). When they
+//! find no node, the scan runs to say why the task stays pending.
 
 use super::{
     Constraint, Decision, PendingReason, PlacementPolicy, SpreadField, Strategy, binpack,
-    fitting_nodes, nothing_fits, random, spread, why_nothing_fits,
+    fitting_nodes, nothing_fits, random, spread,
 };
 use crate::cluster::state::{ClusterState, TaskRequest};
 use rand_chacha::ChaCha8Rng;
@@ -67,24 +72,33 @@ impl EcsChain {
         Decision::Place(candidates[0])
     }
 
-    /// The indexed fast paths; `None` when the chain has none.
+    /// The fast paths; `None` when the chain has none, or when they find no node (the scan then
+    /// says why).
     fn place_indexed(
         &mut self,
         task: &TaskRequest,
         cluster: &ClusterState,
         rng: &mut ChaCha8Rng,
     ) -> Option<Decision> {
-        let rest = match self.strategies.as_slice() {
+        let EcsChain {
+            strategies,
+            constraints,
+            candidates,
+            counts,
+            zones,
+            ..
+        } = self;
+        let allowed = |node: usize| {
+            constraints
+                .iter()
+                .all(|constraint| constraint.allows(node, task.service, cluster))
+        };
+        let rest: &[Strategy] = match strategies.as_slice() {
             [Strategy::Binpack(resource), rest @ ..] => {
-                self.candidates.clear();
+                candidates.clear();
                 let mut best = None;
                 binpack::tightest_fitting(
-                    *resource,
-                    None,
-                    task,
-                    cluster,
-                    &mut best,
-                    &mut self.candidates,
+                    *resource, None, task, cluster, &allowed, &mut best, candidates,
                 );
                 rest
             }
@@ -94,28 +108,27 @@ impl EcsChain {
                 rest @ ..,
             ] => {
                 spread::least_loaded_zones_binpacked(
-                    *resource,
-                    task,
-                    cluster,
-                    &mut self.zones,
-                    &mut self.candidates,
+                    *resource, task, cluster, &allowed, zones, candidates,
                 );
                 rest
             }
+            [Strategy::Spread(SpreadField::Zone)] => {
+                spread::least_loaded_zones_first(false, task, cluster, &allowed, zones, candidates);
+                &[]
+            }
+            [
+                Strategy::Spread(SpreadField::Zone),
+                Strategy::Spread(SpreadField::Node),
+            ] => {
+                spread::least_loaded_zones_first(true, task, cluster, &allowed, zones, candidates);
+                &[]
+            }
             _ => return None,
         };
-        if self.candidates.is_empty() {
-            // Nothing fits (a scan would agree; fall back to it if it somehow does not).
-            return why_nothing_fits(task, cluster).map(Decision::Pending);
+        if candidates.is_empty() {
+            return None;
         }
-        Some(Self::choose(
-            rest,
-            task,
-            cluster,
-            rng,
-            &mut self.candidates,
-            &mut self.counts,
-        ))
+        Some(Self::choose(rest, task, cluster, rng, candidates, counts))
     }
 
     /// The general path: a scan of every node.
@@ -159,7 +172,6 @@ impl PlacementPolicy for EcsChain {
         rng: &mut ChaCha8Rng,
     ) -> Decision {
         if self.indexed
-            && self.constraints.is_empty()
             && let Some(decision) = self.place_indexed(task, cluster, rng)
         {
             return decision;

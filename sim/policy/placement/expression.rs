@@ -110,16 +110,26 @@ impl Term {
 
 /// True when `text` matches `pattern`, where `*` is any run of characters and `?` one character.
 fn glob(pattern: &str, text: &str) -> bool {
-    let (pattern, text): (Vec<char>, Vec<char>) =
-        (pattern.chars().collect(), text.chars().collect());
+    if pattern.is_ascii() && text.is_ascii() {
+        glob_slices(pattern.as_bytes(), text.as_bytes(), b'*', b'?')
+    } else {
+        let pattern: Vec<char> = pattern.chars().collect();
+        let text: Vec<char> = text.chars().collect();
+        glob_slices(&pattern, &text, '*', '?')
+    }
+}
+
+/// Wildcard matching with backtracking to the last `*` only: O(pattern × text) at worst, no
+/// allocation.
+fn glob_slices<T: Copy + PartialEq>(pattern: &[T], text: &[T], any_run: T, any_one: T) -> bool {
     let (mut p, mut t) = (0, 0);
     // The last `*` seen and the text position it currently absorbs up to.
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
-        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+        if p < pattern.len() && (pattern[p] == any_one || pattern[p] == text[t]) {
             p += 1;
             t += 1;
-        } else if p < pattern.len() && pattern[p] == '*' {
+        } else if p < pattern.len() && pattern[p] == any_run {
             star = Some((p, t));
             p += 1;
         } else if let Some((star_p, star_t)) = star {
@@ -130,7 +140,7 @@ fn glob(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    pattern[p..].iter().all(|&c| c == '*')
+    pattern[p..].iter().all(|&c| c == any_run)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -591,6 +601,9 @@ mod tests {
             ("*.large", "m5.large", true),
             ("**a", "a", true),
             ("abc", "abcd", false),
+            ("é?", "éa", true),
+            ("*ü", "grün", false),
+            ("*ü*", "grün", true),
         ];
         for &(pattern, text, expected) in table {
             assert_eq!(glob(pattern, text), expected, "{pattern} ~ {text}");

@@ -19,7 +19,7 @@
 
 use super::{
     Decision, PendingReason, PlacementPolicy, SpreadField, TopologySpread, Unsatisfiable,
-    compatible, fitting_nodes, nothing_fits, service_counts,
+    compatible, nothing_fits, service_counts,
 };
 use crate::cluster::state::{ClusterState, NodeLifecycle, NodeState, TaskRequest};
 use rand_chacha::ChaCha8Rng;
@@ -37,10 +37,23 @@ pub struct KubernetesScoring {
     most_allocated: f64,
     balanced_allocation: f64,
     topology_spread: Option<TopologySpread>,
-    candidates: Vec<usize>,
+    /// The nodes that passed the filters so far, by ascending index.
+    candidates: Vec<Candidate>,
+    /// Ready nodes with the task's OS and architecture (node topology only).
     eligible: Vec<usize>,
+    /// Per zone: (holds an eligible node, holds a candidate).
+    zone_flags: Vec<(bool, bool)>,
+    nodes: Vec<usize>,
     counts: Vec<u32>,
     raw: Vec<u64>,
+}
+
+/// A node that passed the filters so far, with its score and its domain's task count.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    node: usize,
+    score: f64,
+    count: u32,
 }
 
 impl KubernetesScoring {
@@ -79,71 +92,102 @@ impl KubernetesScoring {
             topology_spread,
             candidates: Vec::new(),
             eligible: Vec::new(),
+            zone_flags: Vec::new(),
+            nodes: Vec::new(),
             counts: Vec::new(),
             raw: Vec::new(),
         })
     }
 
-    /// Fills `self.counts` with each candidate's domain count and returns the global minimum.
-    fn domain_counts(&mut self, by_zone: bool, task: &TaskRequest, cluster: &ClusterState) -> u32 {
-        let nodes = cluster.nodes();
+    /// One pass over the nodes: the candidates (nodes that fit) with their resource scores and, for
+    /// a zone spread, their zone's task count; and the topology domains (the zones, or nodes, that
+    /// hold a ready node with the task's OS and architecture).
+    fn scan(&mut self, task: &TaskRequest, cluster: &ClusterState, spread: Option<&SpreadField>) {
+        self.candidates.clear();
         self.eligible.clear();
-        self.eligible.extend((0..nodes.len()).filter(|&node| {
-            nodes[node].lifecycle == NodeLifecycle::Ready && compatible(&nodes[node], task)
-        }));
-        if by_zone {
-            let mut eligible_zones = vec![false; cluster.zones().len()];
-            for &node in &self.eligible {
-                eligible_zones[nodes[node].zone] = true;
+        self.zone_flags.clear();
+        self.zone_flags
+            .resize(cluster.zones().len(), (false, false));
+        for (index, node) in cluster.nodes().iter().enumerate() {
+            if node.lifecycle != NodeLifecycle::Ready || !compatible(node, task) {
+                continue;
             }
-            let minimum = (0..eligible_zones.len())
-                .filter(|&zone| eligible_zones[zone])
-                .map(|zone| cluster.tasks_in_zone(task.service, zone))
-                .min()
-                .unwrap_or(0);
-            self.counts.clear();
-            self.counts.extend(
-                self.candidates
-                    .iter()
-                    .map(|&node| cluster.tasks_in_zone(task.service, nodes[node].zone)),
-            );
-            minimum
-        } else {
-            service_counts(cluster, task.service, &self.eligible, &mut self.counts);
-            let minimum = self.counts.iter().copied().min().unwrap_or(0);
-            service_counts(cluster, task.service, &self.candidates, &mut self.counts);
-            minimum
+            match spread {
+                Some(SpreadField::Zone) => self.zone_flags[node.zone].0 = true,
+                Some(_) => self.eligible.push(index),
+                None => {}
+            }
+            if node.free().covers(&task.resources) {
+                let count = match spread {
+                    Some(SpreadField::Zone) => {
+                        self.zone_flags[node.zone].1 = true;
+                        cluster.tasks_in_zone(task.service, node.zone)
+                    }
+                    _ => 0,
+                };
+                self.candidates.push(Candidate {
+                    node: index,
+                    score: self.resource_score(node, task),
+                    count,
+                });
+            }
         }
     }
 
-    /// The normalised ScheduleAnyway scores of the candidates, into `self.raw`.
-    fn spread_scores(&mut self, spread: &TopologySpread, by_zone: bool, cluster: &ClusterState) {
-        let domains = if by_zone {
-            let mut zones: Vec<usize> = self
-                .candidates
-                .iter()
-                .map(|&node| cluster.nodes()[node].zone)
-                .collect();
-            zones.sort_unstable();
-            zones.dedup();
-            zones.len()
+    /// Sets each candidate's domain count (node topology; zone counts come from the scan); returns
+    /// the global minimum over the domains and the number of domains among the candidates.
+    fn domain_counts(
+        &mut self,
+        by_zone: bool,
+        service: usize,
+        cluster: &ClusterState,
+    ) -> (u32, usize) {
+        if by_zone {
+            let minimum = (0..self.zone_flags.len())
+                .filter(|&zone| self.zone_flags[zone].0)
+                .map(|zone| cluster.tasks_in_zone(service, zone))
+                .min()
+                .unwrap_or(0);
+            let domains = self.zone_flags.iter().filter(|flags| flags.1).count();
+            (minimum, domains)
         } else {
-            self.candidates.len()
-        };
+            service_counts(cluster, service, &self.eligible, &mut self.counts);
+            let minimum = self.counts.iter().copied().min().unwrap_or(0);
+            self.nodes.clear();
+            self.nodes
+                .extend(self.candidates.iter().map(|candidate| candidate.node));
+            service_counts(cluster, service, &self.nodes, &mut self.counts);
+            for (candidate, &count) in self.candidates.iter_mut().zip(&self.counts) {
+                candidate.count = count;
+            }
+            (minimum, self.candidates.len())
+        }
+    }
+
+    /// Adds the weighted, normalised ScheduleAnyway score to each candidate.
+    fn add_spread_scores(&mut self, spread: &TopologySpread, domains: usize) {
         let weight = ((domains + 2) as f64).ln();
         let offset = f64::from(spread.max_skew - 1);
+        // Counts repeat (one per zone), so remember the last raw score rather than round each time.
+        let mut last: Option<(u32, u64)> = None;
+        let mut raw = |count: u32| match last {
+            Some((seen, raw)) if seen == count => raw,
+            _ => {
+                let raw = (f64::from(count) * weight + offset).round() as u64;
+                last = Some((count, raw));
+                raw
+            }
+        };
         self.raw.clear();
-        self.raw.extend(
-            self.counts
-                .iter()
-                .map(|&count| (f64::from(count) * weight + offset).round() as u64),
-        );
+        self.raw
+            .extend(self.candidates.iter().map(|candidate| raw(candidate.count)));
         let max = self.raw.iter().copied().max().unwrap_or(0);
         let min = self.raw.iter().copied().min().unwrap_or(0);
-        for raw in &mut self.raw {
-            *raw = (MAX_NODE_SCORE * (max + min - *raw))
+        for (candidate, &raw) in self.candidates.iter_mut().zip(&self.raw) {
+            let normalised = (MAX_NODE_SCORE * (max + min - raw))
                 .checked_div(max)
                 .unwrap_or(MAX_NODE_SCORE);
+            candidate.score += TOPOLOGY_SPREAD_WEIGHT * normalised as f64;
         }
     }
 
@@ -168,17 +212,22 @@ impl KubernetesScoring {
     }
 }
 
+/// `amount × 100 / capacity` (capacity > 0), exact: in u64 unless that would overflow.
+fn percent(amount: u64, capacity: u64) -> u64 {
+    match amount.checked_mul(MAX_NODE_SCORE) {
+        Some(scaled) => scaled / capacity,
+        None => (u128::from(amount) * u128::from(MAX_NODE_SCORE) / u128::from(capacity)) as u64,
+    }
+}
+
 /// `(cap − requested) × 100 / cap`, 0 when over capacity.
 fn least_requested(requested: u64, capacity: u64) -> u64 {
-    if requested > capacity {
-        return 0;
-    }
-    (u128::from(capacity - requested) * u128::from(MAX_NODE_SCORE) / u128::from(capacity)) as u64
+    percent(capacity.saturating_sub(requested), capacity)
 }
 
 /// `requested × 100 / cap`, capped at 100.
 fn most_requested(requested: u64, capacity: u64) -> u64 {
-    (u128::from(requested.min(capacity)) * u128::from(MAX_NODE_SCORE) / u128::from(capacity)) as u64
+    percent(requested.min(capacity), capacity)
 }
 
 /// The integer average of a per-resource score over the resources with capacity.
@@ -210,47 +259,39 @@ impl PlacementPolicy for KubernetesScoring {
         cluster: &ClusterState,
         _rng: &mut ChaCha8Rng,
     ) -> Decision {
-        fitting_nodes(task, cluster, &mut self.candidates);
+        let spread = self.topology_spread.clone();
+        self.scan(
+            task,
+            cluster,
+            spread.as_ref().map(|spread| &spread.topology),
+        );
         if self.candidates.is_empty() {
             return nothing_fits(task, cluster);
         }
-        let mut spread_scored = None;
-        if let Some(spread) = self.topology_spread.clone() {
+        if let Some(spread) = spread {
             let by_zone = spread.topology == SpreadField::Zone;
-            let minimum = self.domain_counts(by_zone, task, cluster);
+            let (minimum, domains) = self.domain_counts(by_zone, task.service, cluster);
             match spread.when_unsatisfiable {
                 Unsatisfiable::DoNotSchedule => {
                     // Keep skew = count + 1 − minimum ≤ max_skew, i.e. count < minimum + max_skew.
                     let limit = u64::from(minimum) + u64::from(spread.max_skew);
-                    let mut position = 0;
-                    let counts = &self.counts;
-                    self.candidates.retain(|_| {
-                        position += 1;
-                        u64::from(counts[position - 1]) < limit
-                    });
+                    self.candidates
+                        .retain(|candidate| u64::from(candidate.count) < limit);
                     if self.candidates.is_empty() {
                         return Decision::Pending(PendingReason::TopologySpread);
                     }
                 }
-                Unsatisfiable::ScheduleAnyway => {
-                    self.spread_scores(&spread, by_zone, cluster);
-                    spread_scored = Some(());
-                }
+                Unsatisfiable::ScheduleAnyway => self.add_spread_scores(&spread, domains),
             }
         }
-        let nodes = cluster.nodes();
-        let mut best: Option<(f64, usize)> = None;
-        for (position, &node) in self.candidates.iter().enumerate() {
-            let mut total = self.resource_score(&nodes[node], task);
-            if spread_scored.is_some() {
-                total += TOPOLOGY_SPREAD_WEIGHT * self.raw[position] as f64;
-            }
-            if best.is_none_or(|(score, _)| total > score) {
-                best = Some((total, node));
+        // The highest total; the lowest index on ties (candidates are in index order).
+        let mut best = self.candidates[0];
+        for candidate in &self.candidates[1..] {
+            if candidate.score > best.score {
+                best = *candidate;
             }
         }
-        let (_, node) = best.expect("candidates is not empty");
-        Decision::Place(node)
+        Decision::Place(best.node)
     }
 }
 

@@ -45,30 +45,89 @@ pub(super) fn narrow(
     }
 }
 
+/// Fills `zones` with (tasks of the service, zone) for every zone, ascending.
+fn zones_by_load(service: usize, cluster: &ClusterState, zones: &mut Vec<(u32, usize)>) {
+    zones.clear();
+    zones.extend(
+        (0..cluster.zones().len()).map(|zone| (cluster.tasks_in_zone(service, zone), zone)),
+    );
+    zones.sort_unstable();
+}
+
 /// The indexed fast path of `[spread(zone), binpack(resource), ..]`: zones by ascending task count of
-/// the service; in the first group of equally loaded zones that has a fitting node, the fitting nodes
-/// with the least free `resource` across those zones, into `ties` by ascending index. `zones` is
-/// scratch space. O(zones × log n) plus the nodes skipped for cpu, OS or architecture.
+/// the service; in the first group of equally loaded zones that has a node that fits and is
+/// `allowed`, those nodes with the least free `resource` across the group, into `ties` by ascending
+/// index. `zones` is scratch space. O(zones × log n) plus the nodes skipped.
 pub(super) fn least_loaded_zones_binpacked(
     resource: Resource,
     task: &TaskRequest,
     cluster: &ClusterState,
+    allowed: &impl Fn(usize) -> bool,
     zones: &mut Vec<(u32, usize)>,
     ties: &mut Vec<usize>,
 ) {
     ties.clear();
-    zones.clear();
-    zones.extend(
-        (0..cluster.zones().len()).map(|zone| (cluster.tasks_in_zone(task.service, zone), zone)),
-    );
-    zones.sort_unstable();
+    zones_by_load(task.service, cluster, zones);
     for group in zones.chunk_by(|a, b| a.0 == b.0) {
         let mut best = None;
         for &(_, zone) in group {
-            binpack::tightest_fitting(resource, Some(zone), task, cluster, &mut best, ties);
+            binpack::tightest_fitting(
+                resource,
+                Some(zone),
+                task,
+                cluster,
+                allowed,
+                &mut best,
+                ties,
+            );
         }
         if !ties.is_empty() {
             ties.sort_unstable();
+            return;
+        }
+    }
+}
+
+/// The early-exit fast path of `[spread(zone)]` and `[spread(zone), spread(node)]` (`by_node`): in the
+/// first group of equally loaded zones that has a node that fits and is `allowed`, the lowest-index
+/// such node (with `by_node`, the lowest-index one among those running the fewest tasks of the
+/// service), into `chosen`. Walks nodes by index and stops at the first hit (with `by_node`, at the
+/// first node running none of the service's tasks), so a roomy cluster answers after a few nodes.
+pub(super) fn least_loaded_zones_first(
+    by_node: bool,
+    task: &TaskRequest,
+    cluster: &ClusterState,
+    allowed: &impl Fn(usize) -> bool,
+    zones: &mut Vec<(u32, usize)>,
+    chosen: &mut Vec<usize>,
+) {
+    chosen.clear();
+    zones_by_load(task.service, cluster, zones);
+    let nodes = cluster.nodes();
+    for group in zones.chunk_by(|a, b| a.0 == b.0) {
+        let mut least = u32::MAX;
+        for (node, state) in nodes.iter().enumerate() {
+            if !group.iter().any(|&(_, member)| member == state.zone)
+                || !cluster.fits(node, task)
+                || !allowed(node)
+            {
+                continue;
+            }
+            let count = if by_node {
+                cluster.tasks_on(task.service, node)
+            } else {
+                0
+            };
+            if count < least {
+                least = count;
+                chosen.clear();
+                chosen.push(node);
+                if count == 0 {
+                    return;
+                }
+            }
+        }
+        if !chosen.is_empty() {
             return;
         }
     }

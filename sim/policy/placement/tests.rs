@@ -574,19 +574,28 @@ proptest! {
         tasks in prop::collection::vec((0..3usize, 0..12u64, 0..16u64, 0..8u8), 1..24),
         seed in 0..1000u64,
     ) {
-        let chains: [&[&str]; 6] = [
-            &["binpack(memory)"],
-            &["binpack(cpu)", "spread(node)"],
-            &["binpack(memory)", "random"],
-            &["spread(zone)", "binpack(memory)"],
-            &["spread(zone)", "binpack(cpu)", "spread(attribute:team)"],
-            &["spread(zone)", "binpack(memory)", "random"],
+        let no_api = "memberOf(attribute:team != api)";
+        let chains: [(&[&str], &[&str]); 12] = [
+            (&["binpack(memory)"], &[]),
+            (&["binpack(cpu)", "spread(node)"], &[]),
+            (&["binpack(memory)", "random"], &[]),
+            (&["binpack(memory)"], &["distinctInstance", no_api]),
+            (&["spread(zone)", "binpack(memory)"], &[]),
+            (&["spread(zone)", "binpack(cpu)", "spread(attribute:team)"], &[]),
+            (&["spread(zone)", "binpack(memory)", "random"], &[no_api]),
+            (&["spread(zone)"], &[]),
+            (&["spread(zone)"], &["distinctInstance"]),
+            (&["spread(zone)", "spread(node)"], &[]),
+            (&["spread(zone)", "spread(node)"], &[no_api]),
+            (&["spread(zone)", "spread(node)", "binpack(memory)"], &[]),
         ];
-        for strategies in chains {
+        for (strategies, constraints) in chains {
             let strategies: Vec<Strategy> =
                 strategies.iter().map(|s| parse_strategy(s).unwrap()).collect();
-            let mut indexed = EcsChain::new(strategies.clone(), Vec::new());
-            let mut scanned = EcsChain::new(strategies.clone(), Vec::new()).without_index();
+            let constraints: Vec<Constraint> =
+                constraints.iter().map(|c| parse_constraint(c).unwrap()).collect();
+            let mut indexed = EcsChain::new(strategies.clone(), constraints.clone());
+            let mut scanned = EcsChain::new(strategies.clone(), constraints).without_index();
             let mut cluster = seeded_cluster(&seeds);
             let mut rng_indexed = crate::rng::stream(seed, 0, "placement-property");
             let mut rng_scanned = rng_indexed.clone();
