@@ -1,4 +1,5 @@
 //! Pluggable decisions, one file per algorithm: each gets a read-only view and returns a decision.
 
+pub mod autoscale;
 pub mod balancer;
 pub mod placement;
