@@ -1120,6 +1120,37 @@ mod tests {
         assert!(below.contains(0.0, false) && !below.contains(-10.0, false));
     }
 
+    /// (spec, one-line summary, datapoints needed)
+    #[test]
+    fn summaries_and_datapoints_needed() {
+        let table = [
+            (
+                AutoscalerSpec::target_tracking_default(CpuUtilization, 0.7, 2, 20),
+                "target_tracking cpu_utilization=0.7 tasks 2..20 cooldown out 5m in 5m period 1m",
+                Some(15),
+            ),
+            (
+                aws_example(),
+                "step_scaling requests_per_target tasks 1..100 PercentChangeInCapacity cooldown 5m \
+                 period 1m out when > 50 (1/1, 3 steps) in when < 50 (1/1, 3 steps)",
+                Some(1),
+            ),
+            (
+                AutoscalerSpec::hpa_default(CpuUtilization, 0.5, 1, 10),
+                "hpa cpu_utilization=0.5 pods 1..10 tolerance 0.1 sync 15s scale-down \
+                 stabilization 5m",
+                Some(1),
+            ),
+            (AutoscalerSpec::custom("nightly"), "custom nightly", None),
+        ];
+        for (spec, summary, needed) in table {
+            assert_eq!(spec.to_string(), summary);
+            assert_eq!(spec.datapoints_needed(), needed, "{summary}");
+            assert_eq!(spec.bounds().is_some(), spec.metric().is_some());
+            assert!(AutoscalerSpec::KINDS.contains(&spec.kind_name()));
+        }
+    }
+
     #[test]
     fn names_resolve_and_serialize() {
         for symbol in Comparison::SYMBOLS {
