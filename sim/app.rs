@@ -3,6 +3,7 @@
 
 use crate::cluster::catalog::{Arch, OsFamily};
 use crate::dist::Distribution;
+use crate::policy::autoscale::AutoscalerSpec;
 use crate::policy::balancer::BalancerKind;
 use crate::policy::placement::PlacementSpec;
 use crate::time::SimDuration;
@@ -147,6 +148,17 @@ pub struct ServiceSpec {
     pub arch: Option<Arch>,
     /// Its own placement policy; `None` uses the cluster's.
     pub placement: Option<PlacementSpec>,
+    /// Its autoscaler, if any.
+    pub scaling: Option<ScalingSpec>,
+}
+
+/// A service's autoscaling: the policy and how its metrics reach it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScalingSpec {
+    /// The autoscaler.
+    pub autoscaler: AutoscalerSpec,
+    /// Delay between the end of a metric period and the datapoint being visible to the autoscaler.
+    pub publish_delay: SimDuration,
 }
 
 /// The application: components, request classes and their deployment.

@@ -19,7 +19,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a scenario and write summary.csv, timeseries.csv, events.csv and manifest.json.
+    /// Run a scenario and write summary.csv, timeseries.csv, events.csv, placement.csv, scaling.csv
+    /// and manifest.json.
     Run {
         /// The scenario file (TOML).
         scenario: PathBuf,
@@ -123,6 +124,19 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
 /// Valid but risky scenarios: say so on stderr.
 fn warn_about(loaded: &Loaded) {
     let app = &loaded.scenario.app;
+    let cluster = &loaded.scenario.cluster;
+    if cluster.has_nodes() {
+        for group in cluster
+            .node_groups
+            .iter()
+            .filter(|g| g.instance.linux_price_per_hour == 0.0)
+        {
+            eprintln!(
+                "warning: node group `{}` ({}) has no price: its nodes cost $0 in cost_usd; set price_per_hour",
+                group.name, group.instance.name
+            );
+        }
+    }
     if let Some(cycle) = app.blocking_service_cycle() {
         let names: Vec<&str> = cycle
             .iter()
@@ -179,6 +193,7 @@ fn run(
         ("timeseries.csv", report::timeseries_csv(&results)),
         ("events.csv", report::events_csv(&results)),
         ("placement.csv", report::placement_csv(&results)),
+        ("scaling.csv", report::scaling_csv(&results)),
         (
             "manifest.json",
             report::manifest_json(file, loaded, &results),

@@ -1,7 +1,6 @@
 //! Replications in parallel (rayon), in a deterministic order, and confidence intervals over them.
 
-use crate::model::{ReplicationResult, simulate_with};
-use crate::policy::placement::Registry;
+use crate::model::{Registries, ReplicationResult, simulate_with};
 use crate::scenario::Scenario;
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -35,13 +34,13 @@ pub fn run_replications(
     jobs: Option<usize>,
     progress: &(dyn Fn(u32, f64) + Sync),
 ) -> Result<Vec<ReplicationResult>, ExperimentError> {
-    run_replications_with(scenario, &Registry::with_builtins(), jobs, progress)
+    run_replications_with(scenario, &Registries::default(), jobs, progress)
 }
 
-/// Like [`run_replications`], resolving placement policies (custom ones too) from `registry`.
+/// Like [`run_replications`], resolving policies (custom ones too) from `registries`.
 pub fn run_replications_with(
     scenario: &Scenario,
-    registry: &Registry,
+    registries: &Registries,
     jobs: Option<usize>,
     progress: &(dyn Fn(u32, f64) + Sync),
 ) -> Result<Vec<ReplicationResult>, ExperimentError> {
@@ -59,7 +58,7 @@ pub fn run_replications_with(
         (0..scenario.run.replications)
             .into_par_iter()
             .map(|replication| {
-                simulate_with(scenario, replication, registry, &|fraction| {
+                simulate_with(scenario, replication, registries, &|fraction| {
                     progress(replication, fraction)
                 })
                 .map_err(|message| ExperimentError::Policy { message })

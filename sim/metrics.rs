@@ -135,7 +135,8 @@ impl LatencyStats {
     }
 }
 
-/// The time integral of a piecewise-constant quantity (busy workers, queue length).
+/// The time integral of a piecewise-constant quantity (busy workers, queue length), accumulated
+/// from the start; readers keep a [`Mark`] each, so several can take their own windows.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TimeWeighted {
     value: u64,
@@ -160,15 +161,26 @@ impl TimeWeighted {
         self.value
     }
 
-    /// The mean since the last call (or the start) up to `now`, then starts a new window at `now`.
-    pub fn take_mean(&mut self, now: SimTime, window: SimDuration) -> f64 {
-        self.change(now, 0);
+    /// The integral from the start up to `now` (value × nanoseconds).
+    pub fn area_at(&self, now: SimTime) -> u128 {
+        self.area + u128::from(self.value) * u128::from((now - self.since).as_nanos())
+    }
+}
+
+/// A reader's position in a [`TimeWeighted`] integral.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mark(u128);
+
+impl Mark {
+    /// The gauge's mean over the `window` ending at `now` (since this mark), then moves the mark.
+    pub fn take_mean(&mut self, gauge: &TimeWeighted, now: SimTime, window: SimDuration) -> f64 {
+        let area = gauge.area_at(now);
         let mean = if window.as_nanos() == 0 {
-            self.value as f64
+            gauge.value() as f64
         } else {
-            self.area as f64 / window.as_nanos() as f64
+            (area - self.0) as f64 / window.as_nanos() as f64
         };
-        self.area = 0;
+        self.0 = area;
         mean
     }
 }
@@ -218,6 +230,11 @@ pub struct ClassSummary {
     pub latency_at_slo_percentile_ms: f64,
     /// True when both the latency percentile and the availability meet the SLO.
     pub slo_met: bool,
+    /// Minutes of measured metrics intervals in which the class broke its SLO (for `all`: any class).
+    pub slo_violation_minutes: f64,
+    /// With a spike profile: seconds from the spike's start until the class is back within its SLO
+    /// for good (NaN without a spike, or if it never recovers; for `all`: the slowest class).
+    pub spike_absorption_s: f64,
 }
 
 impl ClassSummary {
@@ -256,6 +273,8 @@ impl ClassSummary {
             slo_percentile: slo.map_or(f64::NAN, |slo| slo.percentile),
             slo_availability: slo.map_or(f64::NAN, |slo| slo.availability),
             latency_at_slo_percentile_ms,
+            slo_violation_minutes: 0.0,
+            spike_absorption_s: f64::NAN,
             slo_met: slo.is_some_and(|slo| {
                 latency_at_slo_percentile_ms <= slo.latency.as_millis_f64()
                     && availability >= slo.availability
@@ -289,7 +308,18 @@ mod tests {
         let mut gauge = TimeWeighted::default();
         gauge.change(SimTime(0), 2);
         gauge.change(SimTime(50), -1);
-        assert_eq!(gauge.take_mean(SimTime(100), SimDuration(100)), 1.5);
-        assert_eq!(gauge.take_mean(SimTime(200), SimDuration(100)), 1.0);
+        let (mut sampler, mut other) = (Mark::default(), Mark::default());
+        assert_eq!(
+            sampler.take_mean(&gauge, SimTime(100), SimDuration(100)),
+            1.5
+        );
+        assert_eq!(
+            sampler.take_mean(&gauge, SimTime(200), SimDuration(100)),
+            1.0
+        );
+        assert_eq!(
+            other.take_mean(&gauge, SimTime(200), SimDuration(200)),
+            1.25
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::io;
 use std::path::Path;
 
 /// The `summary.csv` columns, in order (part of the public contract).
-pub const SUMMARY_COLUMNS: [&str; 38] = [
+pub const SUMMARY_COLUMNS: [&str; 44] = [
     "replication",
     "class",
     "offered",
@@ -30,6 +30,8 @@ pub const SUMMARY_COLUMNS: [&str; 38] = [
     "slo_availability",
     "latency_at_slo_percentile_ms",
     "slo_met",
+    "slo_violation_minutes",
+    "spike_absorption_s",
     "request_digest",
     "events_processed",
     "nodes_used",
@@ -47,6 +49,10 @@ pub const SUMMARY_COLUMNS: [&str; 38] = [
     "cpu_used_fraction",
     "cost_usd",
     "cost_per_million_requests_usd",
+    "scale_outs",
+    "scale_ins",
+    "time_to_capacity_p50_s",
+    "time_to_capacity_p95_s",
 ];
 
 /// Formats a float for CSV: empty for NaN, at most 6 decimals, no trailing zeros.
@@ -106,6 +112,8 @@ pub fn summary_csv(results: &[ReplicationResult]) -> Vec<u8> {
                 format_float(row.slo_availability),
                 format_float(row.latency_at_slo_percentile_ms),
                 row.slo_met.to_string(),
+                format_float(row.slo_violation_minutes),
+                format_float(row.spike_absorption_s),
                 format!("{:016x}", result.request_digest),
                 result.events_processed.to_string(),
                 cluster.nodes_used.to_string(),
@@ -123,6 +131,10 @@ pub fn summary_csv(results: &[ReplicationResult]) -> Vec<u8> {
                 format_float(cluster.cpu_used_fraction),
                 format_float(cluster.cost_usd),
                 format_float(cluster.cost_per_million_requests_usd),
+                cluster.scale_outs.to_string(),
+                cluster.scale_ins.to_string(),
+                format_float(cluster.time_to_capacity_p50_s),
+                format_float(cluster.time_to_capacity_p95_s),
             ]
         })
     });
@@ -195,6 +207,81 @@ pub fn placement_csv(results: &[ReplicationResult]) -> Vec<u8> {
     csv_bytes(&PLACEMENT_COLUMNS, rows)
 }
 
+/// The `scaling.csv` columns, in order.
+pub const SCALING_COLUMNS: [&str; 26] = [
+    "replication",
+    "action",
+    "service",
+    "direction",
+    "from",
+    "to",
+    "trigger_s",
+    "alarm_s",
+    "decision_s",
+    "task",
+    "placed_s",
+    "node_requested_s",
+    "node_ready_s",
+    "pulled_s",
+    "running_s",
+    "healthy_s",
+    "metric_delay_s",
+    "decision_delay_s",
+    "pending_s",
+    "node_boot_s",
+    "pull_s",
+    "start_s",
+    "health_check_s",
+    "total_s",
+    "reason",
+    "complete",
+];
+
+/// `scaling.csv`: one row per scale action and task it started, with timestamps and phase durations.
+pub fn scaling_csv(results: &[ReplicationResult]) -> Vec<u8> {
+    use crate::time::SimTime;
+    let at = |time: Option<SimTime>| time.map_or(String::new(), |t| format_float(t.as_secs_f64()));
+    let span = |from: Option<SimTime>, to: Option<SimTime>| match (from, to) {
+        (Some(from), Some(to)) => format_float(to.saturating_since(from).as_secs_f64()),
+        _ => String::new(),
+    };
+    let rows = results.iter().flat_map(|result| {
+        result.scaling.iter().map(move |row| {
+            let scale = &row.scale;
+            let decision = Some(scale.decision);
+            vec![
+                result.replication.to_string(),
+                row.action.to_string(),
+                scale.service.clone(),
+                scale.direction.to_string(),
+                scale.from.to_string(),
+                scale.to.to_string(),
+                at(Some(scale.trigger)),
+                at(Some(scale.alarm)),
+                at(decision),
+                row.task.clone().unwrap_or_default(),
+                at(row.placed),
+                String::new(),
+                String::new(),
+                at(row.pulled),
+                at(row.running),
+                at(row.healthy),
+                span(Some(scale.trigger), Some(scale.alarm)),
+                span(Some(scale.alarm), decision),
+                span(decision, row.placed),
+                String::new(),
+                span(row.placed, row.pulled),
+                span(row.pulled, row.running),
+                span(row.running, row.healthy),
+                span(Some(scale.trigger), row.healthy),
+                scale.reason.clone(),
+                (row.task.is_none() || row.healthy.is_some()).to_string(),
+            ]
+        })
+    });
+    csv_bytes(&SCALING_COLUMNS, rows)
+}
+
 /// `events.csv`: the event log.
 pub fn events_csv(results: &[ReplicationResult]) -> Vec<u8> {
     let rows = results.iter().flat_map(|result| {
@@ -239,7 +326,7 @@ pub fn manifest_json(
         "overrides": loaded.overrides,
         "seed": loaded.scenario.run.seed,
         "replications": replications,
-        "files": ["summary.csv", "timeseries.csv", "events.csv", "placement.csv"],
+        "files": ["summary.csv", "timeseries.csv", "events.csv", "placement.csv", "scaling.csv"],
         "scenario": loaded.scenario,
     });
     let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest is plain data");

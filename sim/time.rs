@@ -193,6 +193,13 @@ impl fmt::Display for SimTime {
     }
 }
 
+impl Serialize for SimTime {
+    /// Seconds since the start, as a number.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.as_secs_f64())
+    }
+}
+
 impl Serialize for SimDuration {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)

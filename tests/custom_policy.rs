@@ -2,7 +2,8 @@
 
 use fleetsim::cluster::state::{ClusterState, TaskRequest};
 use fleetsim::experiment::run_replications_with;
-use fleetsim::policy::placement::{Decision, PendingReason, PlacementPolicy, Registry};
+use fleetsim::model::Registries;
+use fleetsim::policy::placement::{Decision, PendingReason, PlacementPolicy};
 use fleetsim::scenario;
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
@@ -60,11 +61,14 @@ rate = "50/s"
 
 #[test]
 fn a_custom_policy_is_used_from_a_scenario() {
-    let mut registry = Registry::with_builtins();
-    registry.register("fewest_tasks", || Box::new(FewestTasks));
-    let loaded = scenario::parse_with(Path::new("custom.toml"), SCENARIO, &[], &registry)
+    let mut registries = Registries::default();
+    registries
+        .placement
+        .register("fewest_tasks", || Box::new(FewestTasks));
+    let loaded = scenario::parse_with(Path::new("custom.toml"), SCENARIO, &[], &registries)
         .unwrap_or_else(|e| panic!("{e}"));
-    let results = run_replications_with(&loaded.scenario, &registry, Some(1), &|_, _| {}).unwrap();
+    let results =
+        run_replications_with(&loaded.scenario, &registries, Some(1), &|_, _| {}).unwrap();
     let placed: Vec<&str> = results[0]
         .events
         .iter()

@@ -187,8 +187,11 @@ pub fn fargate_prices(os: OsFamily, arch: Arch) -> (f64, f64) {
     }
 }
 
-/// Fargate bills per second with a one-minute minimum.
+/// Fargate bills Linux tasks per second with a one-minute minimum.
 pub const FARGATE_MINIMUM_BILLED_SECONDS: f64 = 60.0;
+
+/// Fargate bills Windows tasks with a fifteen-minute minimum (AWS Fargate pricing page).
+pub const FARGATE_WINDOWS_MINIMUM_BILLED_SECONDS: f64 = 900.0;
 
 /// The cost of one Fargate task of `size` that ran for `seconds`.
 pub fn fargate_task_cost(
@@ -199,7 +202,11 @@ pub fn fargate_task_cost(
     discount: f64,
 ) -> f64 {
     let (per_vcpu_hour, per_gb_hour) = fargate_prices(os, arch);
-    let billed_hours = seconds.max(FARGATE_MINIMUM_BILLED_SECONDS) / 3600.0;
+    let minimum = match os {
+        OsFamily::Linux => FARGATE_MINIMUM_BILLED_SECONDS,
+        OsFamily::Windows => FARGATE_WINDOWS_MINIMUM_BILLED_SECONDS,
+    };
+    let billed_hours = seconds.max(minimum) / 3600.0;
     let vcpu = size.cpu_millis as f64 / 1000.0;
     let gib = size.memory_bytes as f64 / GIB as f64;
     (vcpu * per_vcpu_hour + gib * per_gb_hour) * billed_hours * (1.0 - discount)
@@ -278,5 +285,11 @@ mod tests {
         assert!((one_hour - hourly).abs() < 1e-12);
         let spot = fargate_task_cost(size, OsFamily::Linux, Arch::X86_64, 3600.0, 0.7);
         assert!((spot - 0.3 * hourly).abs() < 1e-12);
+        let windows_hourly = 0.09148 + 0.046 + 2.0 * 0.01005;
+        let windows = fargate_task_cost(size, OsFamily::Windows, Arch::X86_64, 10.0, 0.0);
+        assert!(
+            (windows - windows_hourly / 4.0).abs() < 1e-12,
+            "15-minute minimum"
+        );
     }
 }

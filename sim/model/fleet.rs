@@ -7,8 +7,8 @@ use crate::cluster::catalog::fargate_size_for;
 use crate::cluster::state::{NodeLifecycle, Resources, TaskRequest};
 use crate::cluster::{InitialState, LaunchType};
 use crate::engine::EventQueue;
-use crate::metrics::TimeWeighted;
-use crate::policy::placement::Decision;
+use crate::metrics::{Mark, TimeWeighted};
+use crate::policy::placement::{Decision, select_task_to_stop};
 use crate::rng::{KeyedRng, combine};
 use crate::time::{SimDuration, SimTime};
 use std::collections::VecDeque;
@@ -62,7 +62,7 @@ impl World<'_> {
             }
         }
         for service in 0..self.scenario.app.services.len() {
-            for _ in 0..self.scenario.app.services[service].replicas {
+            for _ in 0..self.services[service].desired {
                 self.create_task(service, queue.now());
             }
         }
@@ -124,18 +124,170 @@ impl World<'_> {
             created: now,
             placed: None,
             billed_from: None,
+            stopped: None,
             pending_reason: None,
+            action: None,
+            pulled: None,
+            running: None,
+            healthy: None,
         });
         self.replicas.push(Replica {
             service: service as u16,
             slot: NONE,
             busy: TimeWeighted::default(),
+            busy_sampled: Mark::default(),
             workers: spec.workers,
             queue_limit: spec.queue_limit,
             queue: VecDeque::new(),
         });
         self.pending_tasks.push_back(index);
+        self.services[service].live += 1;
         index
+    }
+
+    /// Sets a service's desired count and creates or stops tasks to match it.
+    pub(super) fn set_desired(
+        &mut self,
+        service: usize,
+        desired: u32,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let now = queue.now();
+        self.services[service].desired = desired;
+        while self.services[service].live < desired {
+            self.create_task(service, now);
+        }
+        while self.services[service].live > desired {
+            let task = self.choose_task_to_stop(service);
+            self.stop_task(task, now, queue);
+        }
+        self.place_pending(queue);
+    }
+
+    /// Which task to stop first: a pending one (newest first), then one still starting, then a
+    /// healthy one chosen by the placement policy's scale-in rule (ECS), else the newest.
+    fn choose_task_to_stop(&mut self, service: usize) -> u32 {
+        let live: Vec<u32> = (0..self.tasks.len() as u32)
+            .filter(|&t| {
+                self.tasks[t as usize].service as usize == service
+                    && self.tasks[t as usize].phase.is_live()
+            })
+            .collect();
+        let newest_in = |phases: &[TaskPhase]| {
+            live.iter()
+                .rev()
+                .copied()
+                .find(|&t| phases.contains(&self.tasks[t as usize].phase))
+        };
+        if let Some(task) = newest_in(&[TaskPhase::Pending])
+            .or_else(|| newest_in(&[TaskPhase::Pulling, TaskPhase::Starting, TaskPhase::Running]))
+        {
+            return task;
+        }
+        let on_nodes: Vec<u32> = live
+            .iter()
+            .copied()
+            .filter(|&t| self.tasks[t as usize].node != NONE)
+            .collect();
+        if on_nodes.len() == live.len() && !on_nodes.is_empty() {
+            let nodes: Vec<usize> = on_nodes
+                .iter()
+                .map(|&t| self.tasks[t as usize].node as usize)
+                .collect();
+            let spec = self.scenario.app.services[service]
+                .placement
+                .as_ref()
+                .unwrap_or(&self.scenario.cluster.placement);
+            let state = &mut self.services[service];
+            let chosen = select_task_to_stop(
+                spec,
+                service,
+                &nodes,
+                &self.cluster,
+                &mut state.placement_rng,
+            );
+            return on_nodes[chosen];
+        }
+        *live.last().expect("a live task to stop")
+    }
+
+    /// Stops a task: a pending or starting one at once; a healthy one stops receiving traffic and
+    /// finishes what it has first.
+    fn stop_task(&mut self, task: u32, now: SimTime, queue: &mut EventQueue<Event>) {
+        let phase = self.tasks[task as usize].phase;
+        let service = self.tasks[task as usize].service as usize;
+        self.services[service].live -= 1;
+        let subject = self.tasks[task as usize].name.clone();
+        self.log(
+            now,
+            "task_stopping",
+            &subject,
+            format!("phase={phase:?}").to_lowercase(),
+        );
+        match phase {
+            TaskPhase::Pending => {
+                self.pending_tasks.retain(|&t| t != task);
+                self.tasks[task as usize].phase = TaskPhase::Stopping;
+                self.finish_stop(task, now, queue);
+            }
+            TaskPhase::Healthy => {
+                self.deactivate(task, now);
+                self.tasks[task as usize].phase = TaskPhase::Stopping;
+                let replica = &self.replicas[task as usize];
+                if replica.busy.value() == 0 && replica.queue.is_empty() {
+                    self.finish_stop(task, now, queue);
+                }
+            }
+            _ => {
+                // Pulling or starting: its pending events find it stopped and do nothing.
+                self.tasks[task as usize].phase = TaskPhase::Stopping;
+                self.finish_stop(task, now, queue);
+            }
+        }
+    }
+
+    /// Takes a healthy task out of its service's balancer.
+    fn deactivate(&mut self, task: u32, now: SimTime) {
+        let slot = self.replicas[task as usize].slot as usize;
+        let service = &mut self.services[self.tasks[task as usize].service as usize];
+        service.active.swap_remove(slot);
+        service.outstanding.swap_remove(slot);
+        if let Some(&moved) = service.active.get(slot) {
+            self.replicas[moved as usize].slot = slot as u32;
+        }
+        service.healthy.change(now, -1);
+        self.replicas[task as usize].slot = NONE;
+    }
+
+    /// Called when a replica's last worker frees up: a stopping task is now idle and stops.
+    pub(super) fn replica_idle(&mut self, task: u32, queue: &mut EventQueue<Event>) {
+        if self.tasks[task as usize].phase == TaskPhase::Stopping
+            && self.replicas[task as usize].queue.is_empty()
+        {
+            self.finish_stop(task, queue.now(), queue);
+        }
+    }
+
+    fn finish_stop(&mut self, task: u32, now: SimTime, queue: &mut EventQueue<Event>) {
+        let state = &mut self.tasks[task as usize];
+        state.phase = TaskPhase::Stopped;
+        state.stopped = Some(now);
+        let service = state.service as usize;
+        let subject = state.name.clone();
+        if state.node != NONE {
+            let node = state.node as usize;
+            let spec = &self.scenario.app.services[service];
+            self.cluster.release(
+                node,
+                service,
+                Resources {
+                    cpu_millis: spec.cpu_millis,
+                    memory_bytes: spec.memory_bytes,
+                },
+            );
+        }
+        self.log(now, "task_stopped", &subject, String::new());
+        self.place_pending(queue);
     }
 
     /// Tries to place every pending task, in arrival order; those that fit nowhere stay pending.
@@ -342,6 +494,9 @@ impl World<'_> {
     }
 
     pub(super) fn on_fargate_capacity(&mut self, task: u32, queue: &mut EventQueue<Event>) {
+        if !self.tasks[task as usize].phase.is_live() {
+            return;
+        }
         let now = queue.now();
         let service = self.tasks[task as usize].service as usize;
         let image_bytes = self.scenario.app.services[service].image_bytes;
@@ -365,9 +520,13 @@ impl World<'_> {
 
     /// The image is on the node: start the container.
     pub(super) fn start_container(&mut self, task: u32, queue: &mut EventQueue<Event>) {
+        if !self.tasks[task as usize].phase.is_live() {
+            return;
+        }
         let now = queue.now();
         let state = &mut self.tasks[task as usize];
         state.phase = TaskPhase::Starting;
+        state.pulled = Some(now);
         if state.billed_from.is_none() {
             state.billed_from = Some(now);
         }
@@ -382,8 +541,12 @@ impl World<'_> {
     }
 
     pub(super) fn on_task_running(&mut self, task: u32, queue: &mut EventQueue<Event>) {
+        if !self.tasks[task as usize].phase.is_live() {
+            return;
+        }
         let now = queue.now();
         self.tasks[task as usize].phase = TaskPhase::Running;
+        self.tasks[task as usize].running = Some(now);
         let subject = self.tasks[task as usize].name.clone();
         self.log(now, "task_running", &subject, String::new());
         queue.schedule_in(
@@ -394,8 +557,12 @@ impl World<'_> {
 
     /// The task passed its health checks: the balancer may send it traffic.
     pub(super) fn on_task_healthy(&mut self, task: u32, now: SimTime) {
+        if !self.tasks[task as usize].phase.is_live() {
+            return;
+        }
         let state = &mut self.tasks[task as usize];
         state.phase = TaskPhase::Healthy;
+        state.healthy = Some(now);
         self.ready_times.push((now - state.created).as_nanos());
         let subject = state.name.clone();
         let service_index = state.service as usize;

@@ -6,13 +6,16 @@
 mod fleet;
 mod observe;
 mod requests;
+mod scaling;
 
 pub use observe::{ClusterSummary, PlacementRow};
+pub use scaling::{ScaleAction, ScalingRow};
 
 use crate::cluster::catalog::FargateSize;
 use crate::cluster::state::ClusterState;
 use crate::engine::{EventId, EventQueue, Handler};
-use crate::metrics::{ClassSummary, FailReason, LatencyStats, TimeWeighted};
+use crate::metrics::{ClassSummary, FailReason, LatencyStats, Mark, TimeWeighted};
+use crate::policy::autoscale::{self, ServiceAutoscaler};
 use crate::policy::balancer::Balancer;
 use crate::policy::placement::{PlacementPolicy, Registry};
 use crate::rng;
@@ -50,6 +53,12 @@ enum Event {
     TaskRunning { task: u32 },
     /// A task passed its health check grace period and receives traffic.
     TaskHealthy { task: u32 },
+    /// A service's autoscaler metric period ends.
+    MetricPeriodEnd { service: u32 },
+    /// A service's oldest unpublished datapoint becomes visible.
+    DatapointPublished { service: u32 },
+    /// A service's autoscaler evaluates.
+    AutoscalerEvaluates { service: u32 },
     /// A metrics interval ends.
     Sample,
     /// The warmup ends: summaries start counting.
@@ -85,6 +94,8 @@ struct Frame {
     /// Index of the replica the frame runs on (in-process frames share their caller's); `NONE`
     /// until a replica is chosen.
     replica: u32,
+    /// When the call reached its service (remote frames).
+    arrived: SimTime,
 }
 
 /// The request-serving side of a task: a FCFS queue in front of `workers` servers.
@@ -95,6 +106,8 @@ struct Replica {
     slot: u32,
     /// Busy workers (the gauge's value) and their time integral.
     busy: TimeWeighted,
+    /// The sampler's position in `busy`.
+    busy_sampled: Mark,
     workers: u32,
     queue_limit: u32,
     queue: VecDeque<u32>,
@@ -108,6 +121,16 @@ enum TaskPhase {
     Starting,
     Running,
     Healthy,
+    /// Receives no new traffic; finishing what it has.
+    Stopping,
+    Stopped,
+}
+
+impl TaskPhase {
+    /// True for a task that counts towards its service's desired count.
+    fn is_live(self) -> bool {
+        !matches!(self, TaskPhase::Stopping | TaskPhase::Stopped)
+    }
 }
 
 /// One task (a replica of a service) as the cluster sees it; same index as its `Replica`.
@@ -127,8 +150,18 @@ struct Task {
     placed: Option<SimTime>,
     /// When billing starts (Fargate: the image pull).
     billed_from: Option<SimTime>,
+    /// When it stopped (billing ends).
+    stopped: Option<SimTime>,
     /// The last pending reason logged, to log a change only once.
     pending_reason: Option<&'static str>,
+    /// The scale action that created it, if any.
+    action: Option<u32>,
+    /// When its image was on the node.
+    pulled: Option<SimTime>,
+    /// When its container was running.
+    running: Option<SimTime>,
+    /// When it became healthy.
+    healthy: Option<SimTime>,
 }
 
 /// An image pull in progress on a node, shared bandwidth among all of the node's pulls.
@@ -164,7 +197,16 @@ struct Service {
     busy: TimeWeighted,
     queued: TimeWeighted,
     healthy: TimeWeighted,
+    /// The sampler's positions in `busy`, `queued` and `healthy`.
+    sampled: [Mark; 3],
     next_ordinal: u32,
+    /// Its autoscaler, if any, and the metric pipeline feeding it.
+    autoscaler: Option<Box<dyn ServiceAutoscaler>>,
+    metrics: scaling::MetricPipeline,
+    /// Tasks the service scheduler keeps running.
+    desired: u32,
+    /// Live tasks (not stopping or stopped).
+    live: u32,
 }
 
 /// Totals over all requests of a replication, warmup included: the conservation check.
@@ -228,6 +270,8 @@ pub struct ReplicationResult {
     pub events: Vec<EventRow>,
     /// Per-node samples for `placement.csv`.
     pub placement: Vec<PlacementRow>,
+    /// Scale actions and the tasks they started, for `scaling.csv`.
+    pub scaling: Vec<ScalingRow>,
     /// Request accounting over the whole run.
     pub conservation: Conservation,
     /// An order-independent digest of every request's arrival time, class and drawn service demands:
@@ -274,6 +318,9 @@ struct World<'s> {
     timeseries: Vec<SeriesRow>,
     events: Vec<EventRow>,
     placement_rows: Vec<PlacementRow>,
+    scale_actions: Vec<ScaleAction>,
+    /// Per class, each metrics interval's end and whether the class broke its SLO in it.
+    slo_intervals: Vec<Vec<(SimTime, bool)>>,
 }
 
 impl Handler<Event> for World<'_> {
@@ -294,6 +341,13 @@ impl Handler<Event> for World<'_> {
             Event::FargatePullDone { task } => self.start_container(task, queue),
             Event::TaskRunning { task } => self.on_task_running(task, queue),
             Event::TaskHealthy { task } => self.on_task_healthy(task, queue.now()),
+            Event::MetricPeriodEnd { service } => {
+                self.on_metric_period_end(service as usize, queue)
+            }
+            Event::DatapointPublished { service } => self.on_datapoint_published(service as usize),
+            Event::AutoscalerEvaluates { service } => {
+                self.on_autoscaler_evaluates(service as usize, queue)
+            }
             Event::Sample => self.on_sample(queue),
             Event::WarmupEnd => self.log(queue.now(), "warmup_end", "run", String::new()),
         }
@@ -301,7 +355,12 @@ impl Handler<Event> for World<'_> {
 }
 
 impl<'s> World<'s> {
-    fn new(scenario: &'s Scenario, replication: u32, registry: &Registry) -> Result<Self, String> {
+    fn new(
+        scenario: &'s Scenario,
+        replication: u32,
+        registries: &Registries,
+    ) -> Result<Self, String> {
+        let (registry, autoscalers) = (&registries.placement, &registries.autoscale);
         let seed = scenario.run.seed;
         let app = &scenario.app;
         let mut services = Vec::new();
@@ -320,7 +379,18 @@ impl<'s> World<'s> {
                 busy: TimeWeighted::default(),
                 queued: TimeWeighted::default(),
                 healthy: TimeWeighted::default(),
+                sampled: [Mark::default(); 3],
                 next_ordinal: 0,
+                autoscaler: match &spec.scaling {
+                    Some(scaling) => Some(autoscalers.build(&scaling.autoscaler)?),
+                    None => None,
+                },
+                metrics: scaling::MetricPipeline::default(),
+                desired: match spec.scaling.as_ref().and_then(|s| s.autoscaler.bounds()) {
+                    Some((min, max)) => spec.replicas.clamp(min, max),
+                    None => spec.replicas,
+                },
+                live: 0,
             });
         }
         let class_count = app.classes.len();
@@ -363,6 +433,8 @@ impl<'s> World<'s> {
             timeseries: Vec::new(),
             events: Vec::new(),
             placement_rows: Vec::new(),
+            scale_actions: Vec::new(),
+            slo_intervals: vec![Vec::new(); class_count],
         })
     }
 
@@ -390,6 +462,7 @@ impl<'s> World<'s> {
             detail,
         );
         self.start_fleet(queue);
+        self.start_scaling(queue);
         if let Some(first) = self
             .arrivals
             .next_arrival(&self.scenario.workload, self.end)
@@ -406,6 +479,15 @@ impl<'s> World<'s> {
     }
 }
 
+/// The policies a run may name: built-in ones and those a user registered.
+#[derive(Debug, Default)]
+pub struct Registries {
+    /// Placement policies.
+    pub placement: Registry,
+    /// Service autoscalers.
+    pub autoscale: autoscale::Registry,
+}
+
 /// Runs replication `replication` of `scenario` with the built-in policies; `progress` receives the
 /// simulated fraction done (0–1).
 pub fn simulate(
@@ -413,19 +495,19 @@ pub fn simulate(
     replication: u32,
     progress: &dyn Fn(f64),
 ) -> ReplicationResult {
-    simulate_with(scenario, replication, &Registry::with_builtins(), progress)
+    simulate_with(scenario, replication, &Registries::default(), progress)
         .expect("a validated scenario names only built-in policies")
 }
 
 /// Runs replication `replication` of `scenario`, resolving policies (built-in and custom) from
-/// `registry`. Fails only when the scenario names a policy the registry lacks.
+/// `registries`. Fails only when the scenario names a policy a registry lacks.
 pub fn simulate_with(
     scenario: &Scenario,
     replication: u32,
-    registry: &Registry,
+    registries: &Registries,
     progress: &dyn Fn(f64),
 ) -> Result<ReplicationResult, String> {
-    let mut world = World::new(scenario, replication, registry)?;
+    let mut world = World::new(scenario, replication, registries)?;
     let mut queue = EventQueue::new();
     world.start(&mut queue);
     const CHUNKS: u64 = 100;

@@ -74,6 +74,14 @@ pub struct ClusterSummary {
     pub cost_usd: f64,
     /// Dollars per million completed requests (whole run).
     pub cost_per_million_requests_usd: f64,
+    /// Scale-out actions taken.
+    pub scale_outs: u64,
+    /// Scale-in actions taken.
+    pub scale_ins: u64,
+    /// Median time from a scale-out's trigger until all its tasks were healthy, seconds.
+    pub time_to_capacity_p50_s: f64,
+    /// 95th percentile of that time, seconds.
+    pub time_to_capacity_p95_s: f64,
 }
 
 /// Percentile (0–100) of durations in nanoseconds, in seconds (nearest rank); NaN when empty.
@@ -129,6 +137,14 @@ impl World<'_> {
             .collect();
         for (index, name) in names.into_iter().enumerate() {
             let stats = &self.interval_stats[index];
+            if let Some(class) = app.classes.get(index) {
+                let finished = stats.completed() + stats.failed();
+                let violated = finished > 0
+                    && (stats.percentile_ms(class.slo.percentile)
+                        > class.slo.latency.as_millis_f64()
+                        || stats.availability() < class.slo.availability);
+                self.slo_intervals[index].push((now, violated));
+            }
             let values = [
                 ("offered_rps", self.interval_offered[index] as f64 / seconds),
                 ("throughput_rps", stats.completed() as f64 / seconds),
@@ -147,9 +163,10 @@ impl World<'_> {
         for (index, spec) in app.services.iter().enumerate() {
             let imbalance = self.zone_imbalance(index);
             let service = &mut self.services[index];
-            let busy = service.busy.take_mean(now, window);
-            let queued = service.queued.take_mean(now, window);
-            let healthy = service.healthy.take_mean(now, window);
+            let [busy_mark, queued_mark, healthy_mark] = &mut service.sampled;
+            let busy = busy_mark.take_mean(&service.busy, now, window);
+            let queued = queued_mark.take_mean(&service.queued, now, window);
+            let healthy = healthy_mark.take_mean(&service.healthy, now, window);
             let capacity = healthy * f64::from(spec.workers);
             let utilization = if capacity > 0.0 {
                 busy / capacity
@@ -169,16 +186,40 @@ impl World<'_> {
         }
     }
 
-    /// Max − min tasks of a service over the cluster's zones.
+    /// Max − min tasks of a service over the zones it can use: zones with a node of its OS and
+    /// architecture (EC2), every zone (Fargate); 0 when capacity is not modelled.
     fn zone_imbalance(&self, service: usize) -> u64 {
-        let zones = self.scenario.cluster.zones.len();
-        let mut counts = vec![0u64; zones];
+        let cluster = &self.scenario.cluster;
+        let spec = &self.scenario.app.services[service];
+        let usable: Vec<bool> = match cluster.launch_type {
+            LaunchType::Fargate => vec![true; cluster.zones.len()],
+            LaunchType::Ec2 if !cluster.has_nodes() => return 0,
+            LaunchType::Ec2 => {
+                let mut usable = vec![false; cluster.zones.len()];
+                for node in self.cluster.nodes() {
+                    if node.os == spec.os
+                        && spec.arch.is_none_or(|arch| arch == node.arch)
+                        && node.lifecycle != NodeLifecycle::Terminated
+                    {
+                        usable[node.zone] = true;
+                    }
+                }
+                usable
+            }
+        };
+        let mut counts = vec![0u64; cluster.zones.len()];
         for task in &self.tasks {
-            if task.service as usize == service && task.placed.is_some() {
+            if task.service as usize == service && task.placed.is_some() && task.phase.is_live() {
                 counts[task.zone as usize] += 1;
             }
         }
-        counts.iter().max().unwrap_or(&0) - counts.iter().min().unwrap_or(&0)
+        let considered: Vec<u64> = counts
+            .iter()
+            .zip(&usable)
+            .filter(|(_, usable)| **usable)
+            .map(|(count, _)| *count)
+            .collect();
+        considered.iter().max().unwrap_or(&0) - considered.iter().min().unwrap_or(&0)
     }
 
     /// Cpu each task uses on average over the window: its busy share of its reservation.
@@ -188,7 +229,7 @@ impl World<'_> {
             .iter_mut()
             .map(|replica| {
                 let spec = &services[replica.service as usize];
-                replica.busy.take_mean(now, window) / f64::from(spec.workers)
+                replica.busy_sampled.take_mean(&replica.busy, now, window) / f64::from(spec.workers)
                     * spec.cpu_millis as f64
             })
             .collect()
@@ -248,7 +289,7 @@ impl World<'_> {
         }
         for (task, state) in self.tasks.iter().enumerate() {
             let Some(size) = state.fargate else { continue };
-            if state.phase == TaskPhase::Pending {
+            if matches!(state.phase, TaskPhase::Pending | TaskPhase::Stopped) {
                 continue;
             }
             let spec = &services[state.service as usize];
@@ -461,6 +502,18 @@ impl World<'_> {
             } else {
                 cost_usd / completed as f64 * 1e6
             },
+            scale_outs: self
+                .scale_actions
+                .iter()
+                .filter(|a| a.direction == "out")
+                .count() as u64,
+            scale_ins: self
+                .scale_actions
+                .iter()
+                .filter(|a| a.direction == "in")
+                .count() as u64,
+            time_to_capacity_p50_s: percentile_s(&self.times_to_capacity(), 50.0),
+            time_to_capacity_p95_s: percentile_s(&self.times_to_capacity(), 95.0),
         }
     }
 
@@ -512,12 +565,41 @@ impl World<'_> {
         // Requests of every class are judged by their own class's SLO; `all` meets its SLO when
         // every class does.
         all_row.slo_met = classes.iter().all(|row| row.slo_met);
+        let interval_minutes = self.scenario.run.metrics_interval.as_secs_f64() / 60.0;
+        let spike_start = match self.scenario.workload.profile {
+            crate::workload::RateProfile::Spike { start, .. } => Some(SimTime::ZERO + start),
+            _ => None,
+        };
+        for (row, intervals) in classes.iter_mut().zip(&self.slo_intervals) {
+            let measured_violations = intervals
+                .iter()
+                .filter(|(end, violated)| *violated && *end > self.warmup_end)
+                .count();
+            row.slo_violation_minutes = measured_violations as f64 * interval_minutes;
+            row.spike_absorption_s = spike_start.map_or(f64::NAN, |start| {
+                absorption_seconds(intervals, start, self.end)
+            });
+        }
+        let any_violated = (0..self.slo_intervals.first().map_or(0, Vec::len))
+            .filter(|&i| {
+                self.slo_intervals
+                    .iter()
+                    .any(|class| class[i].1 && class[i].0 > self.warmup_end)
+            })
+            .count();
+        all_row.slo_violation_minutes = any_violated as f64 * interval_minutes;
+        all_row.spike_absorption_s = classes
+            .iter()
+            .map(|row| row.spike_absorption_s)
+            .fold(f64::NAN, f64::max);
         classes.push(all_row);
         let cluster = self.cluster_summary();
+        let scaling = self.scaling_rows();
         super::ReplicationResult {
             replication,
             classes,
             cluster,
+            scaling,
             timeseries: self.timeseries,
             events: self.events,
             placement: self.placement_rows,
@@ -526,6 +608,23 @@ impl World<'_> {
             events_processed,
         }
     }
+}
+
+/// Seconds from `start` until the class is back within its SLO for good: the end of the last violated
+/// interval after `start` (0 if none); NaN if the last interval of the run is still violated.
+fn absorption_seconds(intervals: &[(SimTime, bool)], start: SimTime, end: SimTime) -> f64 {
+    if intervals
+        .last()
+        .is_some_and(|(at, violated)| *violated && *at >= end)
+    {
+        return f64::NAN;
+    }
+    let last_violation = intervals
+        .iter()
+        .filter(|(at, violated)| *violated && *at > start)
+        .map(|(at, _)| *at)
+        .max();
+    last_violation.map_or(0.0, |at| (at - start).as_secs_f64())
 }
 
 fn node_metric(state: NodeLifecycle) -> &'static str {

@@ -69,6 +69,7 @@ impl<'s> World<'s> {
             failure: None,
             parent,
             replica: NONE,
+            arrived: SimTime::ZERO,
         };
         match self.free_frames.pop() {
             Some(index) => {
@@ -97,6 +98,8 @@ impl<'s> World<'s> {
         let component = self.call_node(&frame).component;
         let service_index = self.scenario.app.service_of_component[component];
         let service = &mut self.services[service_index];
+        service.metrics.record_arrival();
+        self.frames[frame_index as usize].arrived = queue.now();
         if service.active.is_empty() {
             self.fail_frame(frame_index, FailReason::NoReplica, queue);
             return;
@@ -265,7 +268,13 @@ impl<'s> World<'s> {
         }
         if frame.remote && frame.replica != NONE {
             let replica = &self.replicas[frame.replica as usize];
-            self.services[replica.service as usize].outstanding[replica.slot as usize] -= 1;
+            let service = &mut self.services[replica.service as usize];
+            if replica.slot != NONE {
+                service.outstanding[replica.slot as usize] -= 1;
+            }
+            service
+                .metrics
+                .record_completion((queue.now() - frame.arrived).as_nanos());
         }
         if frame.parent == NONE {
             self.free_frame(frame_index);
@@ -303,7 +312,8 @@ impl<'s> World<'s> {
         let now = queue.now();
         let frame = &mut self.frames[frame_index as usize];
         frame.holds_worker = false;
-        let replica = &mut self.replicas[frame.replica as usize];
+        let replica_index = frame.replica;
+        let replica = &mut self.replicas[replica_index as usize];
         let service = &mut self.services[replica.service as usize];
         match replica.queue.pop_front() {
             Some(next) => {
@@ -314,6 +324,9 @@ impl<'s> World<'s> {
             None => {
                 replica.busy.change(now, -1);
                 service.busy.change(now, -1);
+                if replica.busy.value() == 0 {
+                    self.replica_idle(replica_index, queue);
+                }
             }
         }
     }

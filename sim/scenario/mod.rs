@@ -1,6 +1,7 @@
 //! Scenario files: TOML text → raw structs → one validation → a `Scenario` the model can build from.
 //! Every error names the file, line, column and key, what is wrong and what would be right.
 
+mod autoscaling;
 mod cluster;
 mod placement;
 mod raw;
@@ -13,7 +14,7 @@ pub use validate::defaults;
 
 use crate::app::AppSpec;
 use crate::cluster::ClusterSpec;
-use crate::policy::placement::Registry;
+use crate::model::Registries;
 use crate::time::SimDuration;
 use crate::workload::WorkloadSpec;
 use serde::Serialize;
@@ -82,14 +83,14 @@ pub struct Loaded {
 
 /// Reads, overrides and validates the scenario at `path`, with the built-in policies.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, ScenarioError> {
-    load_with(path, overrides, &Registry::with_builtins())
+    load_with(path, overrides, &Registries::default())
 }
 
-/// Like [`load`], also accepting the custom placement policies registered in `registry`.
+/// Like [`load`], also accepting the custom policies registered in `registries`.
 pub fn load_with(
     path: &Path,
     overrides: &[String],
-    registry: &Registry,
+    registries: &Registries,
 ) -> Result<Loaded, ScenarioError> {
     let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
         path: path.display().to_string(),
@@ -108,20 +109,20 @@ pub fn load_with(
             ),
         ))
     })?;
-    parse_with(path, &text, overrides, registry)
+    parse_with(path, &text, overrides, registries)
 }
 
 /// Validates scenario `text` as if read from `path` (which also anchors relative trace files).
 pub fn parse(path: &Path, text: &str, overrides: &[String]) -> Result<Loaded, ScenarioError> {
-    parse_with(path, text, overrides, &Registry::with_builtins())
+    parse_with(path, text, overrides, &Registries::default())
 }
 
-/// Like [`parse`], also accepting the custom placement policies registered in `registry`.
+/// Like [`parse`], also accepting the custom policies registered in `registries`.
 pub fn parse_with(
     path: &Path,
     text: &str,
     overrides: &[String],
-    registry: &Registry,
+    registries: &Registries,
 ) -> Result<Loaded, ScenarioError> {
     let invalid = |diagnostic: Diagnostic| ScenarioError::Invalid(Box::new(diagnostic));
     let mut map = SourceMap::new(path, text);
@@ -151,7 +152,7 @@ pub fn parse_with(
                 (problem, Anchor::Value) => map.locate(&problem),
             })
         })?;
-    let scenario = validate::validate(raw, path, &custom_policy_names(registry))
+    let scenario = validate::validate(raw, path, &CustomNames::of(registries))
         .map_err(|problem| invalid(map.locate(&problem)))?;
     Ok(Loaded {
         scenario,
@@ -160,13 +161,33 @@ pub fn parse_with(
     })
 }
 
-/// The registry's names that are not built-in policy kinds.
-fn custom_policy_names(registry: &Registry) -> Vec<String> {
-    registry
-        .names()
-        .into_iter()
-        .filter(|name| !placement::BUILTIN_POLICIES.contains(&name.as_str()))
-        .collect()
+/// The names of the custom policies a scenario may use.
+#[derive(Debug, Default)]
+pub struct CustomNames {
+    /// Custom placement policies.
+    pub placement: Vec<String>,
+    /// Custom autoscalers.
+    pub autoscale: Vec<String>,
+}
+
+impl CustomNames {
+    /// The registered names that are not built-in kinds.
+    fn of(registries: &Registries) -> Self {
+        CustomNames {
+            placement: registries
+                .placement
+                .names()
+                .into_iter()
+                .filter(|name| !placement::BUILTIN_POLICIES.contains(&name.as_str()))
+                .collect(),
+            autoscale: registries
+                .autoscale
+                .names()
+                .into_iter()
+                .filter(|name| !["target_tracking", "step_scaling", "hpa"].contains(&name.as_str()))
+                .collect(),
+        }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

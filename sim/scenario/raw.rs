@@ -156,6 +156,7 @@ pub struct RawComponent {
     pub replicas: Option<u32>,
     pub os: Option<String>,
     pub arch: Option<String>,
+    pub autoscaling: Option<RawAutoscaling>,
 }
 
 /// A distribution table: `{ dist = "lognormal", mean = "10ms", cv = 2 }`.
@@ -230,6 +231,57 @@ pub struct RawServiceSettings {
     pub image_size: Option<String>,
     pub balancer: Option<String>,
     pub placement: Option<RawPlacement>,
+    pub autoscaling: Option<RawAutoscaling>,
+}
+
+/// `autoscaling = { policy = "target_tracking", metric = "cpu_utilization", target = 0.6, ... }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAutoscaling {
+    pub policy: Option<String>,
+    pub metric: Option<String>,
+    pub target: Option<f64>,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+    pub metric_period: Option<String>,
+    pub publish_delay: Option<String>,
+    pub scale_out_cooldown: Option<String>,
+    pub scale_in_cooldown: Option<String>,
+    pub disable_scale_in: Option<bool>,
+    pub cooldown: Option<String>,
+    pub adjustment_type: Option<String>,
+    pub min_adjustment_magnitude: Option<u32>,
+    pub scale_out: Option<RawStepAlarm>,
+    pub scale_in: Option<RawStepAlarm>,
+    pub tolerance: Option<f64>,
+    pub sync_period: Option<String>,
+    pub scale_down_stabilization: Option<String>,
+    pub scale_up_stabilization: Option<String>,
+    pub scale_up_limit_percent: Option<u32>,
+    pub scale_up_limit_pods: Option<u32>,
+    pub scale_down_limit_percent: Option<u32>,
+    pub limit_period: Option<String>,
+}
+
+/// A step-scaling alarm: `{ threshold = 0.7, comparison = ">", steps = [{ lower = 0, adjustment = 2 }] }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStepAlarm {
+    pub threshold: Option<f64>,
+    pub comparison: Option<String>,
+    pub evaluation_periods: Option<u32>,
+    pub datapoints_to_alarm: Option<u32>,
+    #[serde(default)]
+    pub steps: Vec<RawStep>,
+}
+
+/// One step: bounds relative to the alarm threshold and an adjustment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+    pub adjustment: Option<f64>,
 }
 
 /// `[workload]`.

@@ -157,15 +157,15 @@ pub(super) fn unique_name(
 }
 
 /// Validates a raw scenario. `file` is used for the default name and to resolve trace files.
-pub fn validate(raw: RawScenario, file: &Path, custom_policies: &[String]) -> Checked<Scenario> {
+pub fn validate(raw: RawScenario, file: &Path, custom: &super::CustomNames) -> Checked<Scenario> {
     let run = validate_run(&raw.run)?;
-    let cluster = super::cluster::validate_cluster(&raw.cluster, custom_policies)?;
+    let cluster = super::cluster::validate_cluster(&raw.cluster, &custom.placement)?;
     let raw_app = require(
         raw.app,
         "app",
         "add an [app] table with [[app.components]] and [[app.classes]]",
     )?;
-    let app = validate_app(&raw_app, custom_policies)?;
+    let app = validate_app(&raw_app, custom)?;
     let raw_workload = require(
         raw.workload,
         "workload",
@@ -671,7 +671,7 @@ fn balancer_at(name: &Option<String>, path: &str, default: BalancerKind) -> Chec
     }
 }
 
-fn validate_app(raw: &RawApp, custom_policies: &[String]) -> Checked<AppSpec> {
+fn validate_app(raw: &RawApp, custom: &super::CustomNames) -> Checked<AppSpec> {
     let components = validate_components(&raw.components)?;
     let classes = validate_classes(&raw.classes, &components)?;
     let deployment = &raw.deployment;
@@ -871,12 +871,37 @@ fn validate_app(raw: &RawApp, custom_policies: &[String]) -> Checked<AppSpec> {
             Some(raw_placement) => Some(super::placement::validate_placement(
                 raw_placement,
                 &format!("{path}.placement"),
-                custom_policies,
+                &custom.placement,
             )?),
             None => None,
         };
+        let single_component = if members.len() == 1 {
+            Some(members[0])
+        } else {
+            None
+        };
+        let scaling = match (
+            settings.and_then(|s| s.autoscaling.as_ref()),
+            single_component,
+        ) {
+            (Some(raw_scaling), _) => Some(super::autoscaling::validate_autoscaling(
+                raw_scaling,
+                &format!("{path}.autoscaling"),
+                &custom.autoscale,
+            )?),
+            (None, Some(component)) => match &raw.components[component].autoscaling {
+                Some(raw_scaling) => Some(super::autoscaling::validate_autoscaling(
+                    raw_scaling,
+                    &format!("app.components[{component}].autoscaling"),
+                    &custom.autoscale,
+                )?),
+                None => None,
+            },
+            (None, None) => None,
+        };
         services.push(ServiceSpec {
             placement,
+            scaling,
             name,
             components: members,
             replicas,

@@ -1,0 +1,137 @@
+//! The lessons of `scenarios/flash-crowd.toml`, asserted from its outputs: where the scale-out time
+//! goes, what a bigger image and Fargate change, and that scale-in is slower than scale-out.
+
+use fleetsim::experiment::run_replications;
+use fleetsim::model::{ReplicationResult, ScalingRow};
+use fleetsim::scenario;
+use fleetsim::time::SimTime;
+use std::path::Path;
+
+const FLASH_CROWD: &str = "scenarios/flash-crowd.toml";
+/// The spike starts at 6 min and ramps down from 17 min to 18 min.
+const SPIKE_START_S: f64 = 360.0;
+const SPIKE_END_S: f64 = 1080.0;
+
+fn run(overrides: &[&str]) -> ReplicationResult {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let loaded =
+        scenario::load(Path::new(FLASH_CROWD), &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let mut results = run_replications(&loaded.scenario, Some(1), &|_, _| {}).unwrap();
+    let result = results.remove(0);
+    assert!(result.conservation.holds());
+    result
+}
+
+fn seconds(time: Option<SimTime>) -> f64 {
+    time.expect("phase happened").as_secs_f64()
+}
+
+/// The first scale-out of `service` and the rows of the tasks it started.
+fn first_scale_out<'a>(result: &'a ReplicationResult, service: &str) -> Vec<&'a ScalingRow> {
+    let first = result
+        .scaling
+        .iter()
+        .find(|row| row.scale.service == service && row.scale.direction == "out")
+        .expect("a scale-out")
+        .action;
+    result
+        .scaling
+        .iter()
+        .filter(|row| row.action == first)
+        .collect()
+}
+
+#[test]
+fn the_metric_pipeline_is_most_of_the_scale_out_time() {
+    let result = run(&[]);
+    for row in first_scale_out(&result, "api") {
+        let scale = &row.scale;
+        let detection = (scale.decision - scale.trigger).as_secs_f64();
+        let provisioning = seconds(row.healthy) - scale.decision.as_secs_f64();
+        // Three one-minute datapoints plus a one-minute publication delay.
+        assert!(detection >= 180.0, "{detection}");
+        assert!(
+            detection > provisioning,
+            "detection {detection} s vs provisioning {provisioning} s"
+        );
+        assert!(scale.trigger.as_secs_f64() >= SPIKE_START_S - 60.0);
+    }
+}
+
+fn api_pull_seconds(result: &ReplicationResult) -> f64 {
+    first_scale_out(result, "api")
+        .iter()
+        .map(|row| seconds(row.pulled) - seconds(row.placed))
+        .fold(0.0, f64::max)
+}
+
+fn absorption(result: &ReplicationResult) -> f64 {
+    result.classes[0].spike_absorption_s
+}
+
+#[test]
+fn a_bigger_image_lengthens_the_pull_and_the_absorption() {
+    let small = run(&[]);
+    let big = run(&["app.components.api.image_size=4GB"]);
+    // 400 MB vs 4 GB at 80 MB/s per node.
+    assert!(
+        api_pull_seconds(&big) > 5.0 * api_pull_seconds(&small),
+        "{} vs {}",
+        api_pull_seconds(&big),
+        api_pull_seconds(&small)
+    );
+    assert!(
+        absorption(&big) > absorption(&small),
+        "{} vs {}",
+        absorption(&big),
+        absorption(&small)
+    );
+    assert!(big.classes[0].slo_violation_minutes >= small.classes[0].slo_violation_minutes);
+}
+
+#[test]
+fn fargate_needs_no_node_but_starts_tasks_slower() {
+    let ec2 = run(&[]);
+    let fargate = run(&["cluster.launch_type=fargate"]);
+    let start = |result: &ReplicationResult| {
+        first_scale_out(result, "api")
+            .iter()
+            .map(|row| seconds(row.healthy) - row.scale.decision.as_secs_f64())
+            .fold(0.0, f64::max)
+    };
+    assert!(
+        start(&fargate) > start(&ec2),
+        "fargate {} vs ec2 {}",
+        start(&fargate),
+        start(&ec2)
+    );
+    assert!(fargate.cluster.nodes_used == 0 && ec2.cluster.nodes_used > 0);
+    assert!(
+        !fargate
+            .events
+            .iter()
+            .any(|event| event.kind.starts_with("node_"))
+    );
+}
+
+#[test]
+fn scale_in_is_slower_than_scale_out() {
+    let result = run(&[]);
+    let first = |direction: &str, after: f64| {
+        result
+            .scaling
+            .iter()
+            .filter(|row| {
+                row.scale.direction == direction && row.scale.decision.as_secs_f64() > after
+            })
+            .map(|row| row.scale.decision.as_secs_f64() - after)
+            .fold(f64::INFINITY, f64::min)
+    };
+    let scale_out_after = first("out", SPIKE_START_S);
+    let scale_in_after = first("in", SPIKE_END_S);
+    assert!(scale_out_after.is_finite() && scale_in_after.is_finite());
+    assert!(
+        scale_in_after > scale_out_after,
+        "in after {scale_in_after} s, out after {scale_out_after} s"
+    );
+}
