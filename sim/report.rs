@@ -393,7 +393,48 @@ pub fn human_summary(loaded: &Loaded, results: &[ReplicationResult]) -> String {
             "(± is the half-width of a 95 % confidence interval over replications, Student t)"
         );
     }
+    if let Some(line) = median_scale_out(results) {
+        let _ = writeln!(out, "{line}");
+    }
     out
+}
+
+/// The phase breakdown of the median scale-out (by time from trigger to healthy) over all
+/// replications' completed scale-out tasks.
+fn median_scale_out(results: &[ReplicationResult]) -> Option<String> {
+    let mut rows: Vec<&crate::model::ScalingRow> = results
+        .iter()
+        .flat_map(|result| &result.scaling)
+        .filter(|row| row.scale.direction == "out" && row.healthy.is_some())
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    rows.sort_by_key(|row| row.healthy.expect("filtered") - row.scale.trigger);
+    let row = rows[rows.len() / 2];
+    let scale = &row.scale;
+    let seconds = |from: crate::time::SimTime, to: Option<crate::time::SimTime>| {
+        to.map_or("–".to_string(), |to| {
+            format!("{:.1}s", to.saturating_since(from).as_secs_f64())
+        })
+    };
+    let placed = row.placed.unwrap_or(scale.decision);
+    let pulled = row.pulled.unwrap_or(placed);
+    let running = row.running.unwrap_or(pulled);
+    Some(format!(
+        "median scale-out ({} {}→{} at {:.0}s): metric {} → decision {} → placement {} → image pull {} → start {} → healthy {}; total {}",
+        scale.service,
+        scale.from,
+        scale.to,
+        scale.decision.as_secs_f64(),
+        seconds(scale.trigger, Some(scale.alarm)),
+        seconds(scale.alarm, Some(scale.decision)),
+        seconds(scale.decision, row.placed),
+        seconds(placed, row.pulled),
+        seconds(pulled, row.running),
+        seconds(running, row.healthy),
+        seconds(scale.trigger, row.healthy),
+    ))
 }
 
 /// Writes `files` into `directory` so that a killed run never leaves a set that looks complete:
