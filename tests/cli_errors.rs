@@ -2,7 +2,8 @@
 //! `fleetsim` exit with code 2 and a message naming the file, line and column, the key and the fix.
 //!
 //! Each `tests/malformed/NN-name.toml` is a near-valid scenario with exactly one defect; its first line
-//! is `# expect: <text>`, a substring the error message must contain.
+//! is `# expect: <text>`, a substring the error message must contain. An optional second line
+//! `# at: LINE:COLUMN` is where the message must point (the defect itself, not a parent table).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -49,6 +50,23 @@ fn expectation(file: &Path) -> String {
         .unwrap_or_else(|| panic!("{} must start with `# expect: <text>`", file.display()))
 }
 
+/// The `# at: LINE:COLUMN` on the second line of a corpus file, if it has one.
+fn expected_position(file: &Path) -> Option<(usize, usize)> {
+    let bytes = std::fs::read(file).expect("a corpus file is readable");
+    let text = String::from_utf8_lossy(&bytes);
+    let second = text.lines().nth(1)?;
+    let at = second.strip_prefix("# at:")?.trim();
+    let parsed = at
+        .split_once(':')
+        .and_then(|(line, column)| Some((line.parse().ok()?, column.parse().ok()?)));
+    Some(parsed.unwrap_or_else(|| {
+        panic!(
+            "{}: `# at: {at}` is not `# at: LINE:COLUMN`",
+            file.display()
+        )
+    }))
+}
+
 /// The (line, column) of the first `NAME:LINE:COLUMN:` in `text`, if any.
 fn position_after(text: &str, name: &str) -> Option<(usize, usize)> {
     text.match_indices(name).find_map(|(at, _)| {
@@ -63,7 +81,13 @@ fn position_after(text: &str, name: &str) -> Option<(usize, usize)> {
 }
 
 /// Checks the common promises of an invalid-input failure; returns the problems found.
-fn problems_with(output: &Output, file: &Path, expected: &str, what: &str) -> Vec<String> {
+fn problems_with(
+    output: &Output,
+    file: &Path,
+    expected: &str,
+    at: Option<(usize, usize)>,
+    what: &str,
+) -> Vec<String> {
     let stderr = stderr_of(output);
     let name = file
         .file_name()
@@ -80,7 +104,15 @@ fn problems_with(output: &Output, file: &Path, expected: &str, what: &str) -> Ve
         problems.push(format!("{what}: panicked"));
     }
     match position_after(&stderr, name) {
-        Some((line, column)) if line >= 1 && column >= 1 => {}
+        Some((line, column)) if line >= 1 && column >= 1 => {
+            if let Some((want_line, want_column)) = at
+                && (line, column) != (want_line, want_column)
+            {
+                problems.push(format!(
+                    "{what}: points at {line}:{column}, expected {want_line}:{want_column}"
+                ));
+            }
+        }
         other => problems.push(format!(
             "{what}: no `{name}:LINE:COLUMN:` position (found {other:?})"
         )),
@@ -110,10 +142,11 @@ fn every_malformed_scenario_is_rejected_with_a_located_message() {
     for file in corpus() {
         let mut problems = Vec::new();
         let expected = expectation(&file);
+        let at = expected_position(&file);
         let path = file.to_str().expect("a UTF-8 path");
 
         let check = fleetsim(&["check", path]);
-        problems.extend(problems_with(&check, &file, &expected, "check"));
+        problems.extend(problems_with(&check, &file, &expected, at, "check"));
 
         let out = tempfile::tempdir().expect("a temporary directory");
         let out_dir = out.path().join("out");
@@ -124,7 +157,7 @@ fn every_malformed_scenario_is_rejected_with_a_located_message() {
             out_dir.to_str().expect("a UTF-8 path"),
             "--quiet",
         ]);
-        problems.extend(problems_with(&run, &file, &expected, "run"));
+        problems.extend(problems_with(&run, &file, &expected, at, "run"));
         for written in ["summary.csv", "manifest.json"] {
             if out_dir.join(written).exists() {
                 problems.push(format!("run: wrote {written} for an invalid scenario"));

@@ -8,16 +8,17 @@ use super::validate::{
     Checked, bytes_at, check_name, cpu_at, in_range, optional_duration, require, unique_name,
     validate_distribution,
 };
-use crate::app::{AppSpec, DeploymentMode};
+use crate::app::{AppSpec, ComponentSpec, DeploymentMode, ServiceSpec};
 use crate::cluster::catalog::{
     Arch, InstanceType, OsFamily, builtin_instance_types, fargate_size_for,
 };
+use crate::cluster::state::NodeLifecycle;
 use crate::cluster::{
     ClusterSpec, FargateSpec, InitialState, LaunchType, NodeGroupSpec, TaskTimings,
 };
 use crate::dist::Distribution;
-use crate::policy::placement::PlacementSpec;
-use std::collections::BTreeSet;
+use crate::policy::placement::{Constraint, PlacementSpec};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Cluster defaults (scenarios/README.md lists the same).
 pub mod defaults {
@@ -112,7 +113,21 @@ fn custom_instance_type(
         &format!("{path}.name"),
         "e.g. name = \"custom.large\"",
     )?;
-    if name.is_empty() || !seen.insert(name.clone()) || builtin.iter().any(|t| t.name == name) {
+    if let Some(same) = builtin.iter().find(|t| t.name == name) {
+        return Err(Problem::new(
+            format!("{path}.name"),
+            format!(
+                "`{name}` is a built-in instance type ({}, ${}/h)",
+                describe_shape(same),
+                dollars(same.linux_price_per_hour)
+            ),
+        )
+        .with_help(format!(
+            "to use the built-in one, drop this table and write instance_type = \"{name}\" in a node group; \
+             for a different shape, give the custom type a name of its own, e.g. \"{name}-custom\""
+        )));
+    }
+    if name.is_empty() || !seen.insert(name.clone()) {
         return Err(Problem::new(
             format!("{path}.name"),
             format!("instance type `{name}` is already defined"),
@@ -122,6 +137,15 @@ fn custom_instance_type(
     let cpu_millis = positive_cpu(&raw.cpu, &format!("{path}.cpu"))?;
     let memory_bytes = positive_memory(&raw.memory, &format!("{path}.memory"))?;
     let arch = arch_at(&raw.arch, &format!("{path}.arch"))?.unwrap_or(Arch::X86_64);
+    if raw.windows == Some(true) && arch != Arch::X86_64 {
+        return Err(Problem::new(
+            format!("{path}.windows"),
+            format!("an {} instance type cannot run Windows", arch.name()),
+        )
+        .with_help(
+            "Windows runs only on x86_64: set arch = \"x86_64\", or drop `windows = true`",
+        ));
+    }
     Ok(InstanceType {
         name,
         cpu_millis,
@@ -279,7 +303,11 @@ pub(super) fn validate_cluster(
         if os == OsFamily::Windows && !instance.windows_capable {
             return Err(Problem::new(
                 format!("{path}.os"),
-                format!("instance type `{}` cannot run Windows", instance.name),
+                format!(
+                    "instance type `{}` ({}) cannot run Windows",
+                    instance.name,
+                    instance.arch.name()
+                ),
             )
             .with_help("Windows needs an x86_64 instance type such as m5.large or c5.xlarge"));
         }
@@ -290,10 +318,22 @@ pub(super) fn validate_cluster(
         )?;
         let min = group.min.unwrap_or(count);
         let max = group.max.unwrap_or(count);
+        if min > max {
+            return Err(Problem::new(
+                format!("{path}.min"),
+                format!("min {min} is above max {max}"),
+            )
+            .with_help("node groups need min ≤ count ≤ max"));
+        }
         if min > count || count > max {
+            let bound = if count > max {
+                format!("above max {max}")
+            } else {
+                format!("below min {min}")
+            };
             return Err(Problem::new(
                 format!("{path}.count"),
-                format!("count {count} is not within min {min} and max {max}"),
+                format!("count {count} is {bound} (valid: {min} to {max})"),
             )
             .with_help("node groups need min ≤ count ≤ max"));
         }
@@ -325,8 +365,8 @@ pub(super) fn validate_cluster(
         }
         for key in group.attributes.keys() {
             if key.starts_with("ecs.") || key == "node-group" {
-                return Err(Problem::new(format!("{path}.attributes.{key}"), format!("`{key}` is a built-in attribute"))
-                    .with_help("built-in: ecs.instance-type, ecs.availability-zone, ecs.os-type, ecs.cpu-architecture, node-group"));
+                return Err(Problem::new(format!("{path}.attributes.{key}"), format!("`{key}` is a built-in attribute: every node gets it from its node group"))
+                    .with_help(format!("built-in: {}; custom attributes need other names (not starting with `ecs.`), e.g. team = \"web\"", BUILTIN_ATTRIBUTES.join(", "))));
             }
         }
         let provision_path = format!("{path}.provision_time");
@@ -442,81 +482,427 @@ pub(super) fn validate_cluster(
     })
 }
 
+/// The attributes every node gets from its node group (`ClusterSpec::new_node` sets them).
+const BUILTIN_ATTRIBUTES: [&str; 5] = [
+    "ecs.instance-type",
+    "ecs.availability-zone",
+    "ecs.os-type",
+    "ecs.cpu-architecture",
+    "node-group",
+];
+
+/// The valid Fargate sizes, for messages (facts/domain.md §4).
+const FARGATE_SIZES_TEXT: &str = "0.25 vCPU with 0.5–2 GiB, 0.5 vCPU with 1–4 GiB, 1 vCPU with 2–8 GiB, \
+     2 vCPU with 4–16 GiB, 4 vCPU with 8–30 GiB, 8 vCPU with 16–60 GiB, 16 vCPU with 32–120 GiB";
+
+/// `2 vCPU, 8 GiB`.
+fn describe_shape(instance: &InstanceType) -> String {
+    format!(
+        "{} vCPU, {}",
+        instance.cpu_millis as f64 / 1000.0,
+        describe_memory(instance.memory_bytes)
+    )
+}
+
+/// `0.188`: a price with at most four decimals.
+fn dollars(value: f64) -> String {
+    let text = format!("{value:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// `8 GiB`, or `1536 MiB` when not a whole number of GiB.
+fn describe_memory(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes % (1024 * MIB) == 0 {
+        format!("{} GiB", bytes / (1024 * MIB))
+    } else {
+        format!("{} MiB", bytes.div_ceil(MIB))
+    }
+}
+
+/// The key a problem with `key` (`cpu`, `memory`, `os` or `arch`) of `service` is best shown at: the
+/// per-service setting when it overrides the components, else the component that sets it (or, for
+/// a service of several components whose cpu or memory add up, the group or the deployment mode).
+fn service_key(app: &AppSpec, service: &ServiceSpec, key: &str) -> String {
+    let members = &service.components;
+    let component = |index: usize| format!("app.components[{index}].{key}");
+    let total = |value: fn(&ComponentSpec) -> u64| {
+        members.iter().fold(0u64, |sum, &m| {
+            sum.saturating_add(value(&app.components[m]))
+        })
+    };
+    let (summed, actual) = match key {
+        "cpu" => (total(|c| c.cpu_millis), service.cpu_millis),
+        "memory" => (total(|c| c.memory_bytes), service.memory_bytes),
+        "arch" => {
+            let setter = members
+                .iter()
+                .copied()
+                .find(|&m| app.components[m].arch.is_some());
+            return component(setter.unwrap_or(members[0]));
+        }
+        _ => return component(members[0]),
+    };
+    if summed != actual {
+        return format!("app.deployment.services.{}.{key}", service.name);
+    }
+    match app.mode {
+        _ if members.len() == 1 => component(members[0]),
+        DeploymentMode::Groups => format!("app.deployment.groups.{}", service.name),
+        _ => "app.deployment.mode".to_string(),
+    }
+}
+
+/// `cpu 500m, memory 24576 MiB`, and for a service of several components, where that comes from.
+fn describe_task(service: &ServiceSpec) -> String {
+    let shape = format!(
+        "cpu {}m, memory {}",
+        service.cpu_millis,
+        describe_memory(service.memory_bytes)
+    );
+    if service.components.len() > 1 {
+        format!(
+            "{shape}: the sum of its {} components",
+            service.components.len()
+        )
+    } else {
+        shape
+    }
+}
+
+/// Built-in instance types that could run `service`'s task on an empty node, cheapest first.
+fn catalog_types_for(service: &ServiceSpec) -> Vec<InstanceType> {
+    let mut types: Vec<InstanceType> = builtin_instance_types()
+        .into_iter()
+        .filter(|t| {
+            service.arch.is_none_or(|arch| arch == t.arch)
+                && (service.os != OsFamily::Windows || t.windows_capable)
+                && t.cpu_millis >= service.cpu_millis
+                && t.memory_bytes >= service.memory_bytes
+        })
+        .collect();
+    types.sort_by(|a, b| {
+        a.price_per_hour(service.os)
+            .total_cmp(&b.price_per_hour(service.os))
+    });
+    types
+}
+
+/// What to do about a task too large for every compatible node group.
+fn larger_instance_help(service: &ServiceSpec) -> String {
+    match catalog_types_for(service).first() {
+        Some(t) => format!(
+            "use a larger instance type: the cheapest built-in one that fits is {} ({}, ${}/h on {}); or lower the service's cpu or memory",
+            t.name,
+            describe_shape(t),
+            dollars(t.price_per_hour(service.os)),
+            service.os.name()
+        ),
+        None => {
+            let largest = builtin_instance_types()
+                .into_iter()
+                .max_by_key(|t| (t.memory_bytes, t.cpu_millis))
+                .map(|t| format!("{}: {}", t.name, describe_shape(&t)))
+                .unwrap_or_default();
+            format!(
+                "no built-in instance type is that large (the largest is {largest}): define one under \
+                 [[cluster.instance_types]] with enough cpu and memory, or lower the service's cpu or memory"
+            )
+        }
+    }
+}
+
 /// Every service's task must be able to run somewhere: on an empty node of some compatible node
 /// group (EC2), or in a valid Fargate size. A task that merely finds no room at the moment stays
-/// pending at run time instead.
+/// pending at run time instead. On EC2, every `memberOf` constraint a service is placed with must
+/// also admit some node group that can run it: otherwise its tasks could never be placed.
 pub(super) fn check_tasks_fit(cluster: &ClusterSpec, app: &AppSpec) -> Checked<()> {
     for service in &app.services {
-        let path = match app.mode {
-            DeploymentMode::Microservices => format!("app.components[{}]", service.components[0]),
-            _ => format!("app.deployment.services.{}", service.name),
-        };
-        let shape = format!(
-            "cpu {}m, memory {} MiB",
-            service.cpu_millis,
-            service.memory_bytes / (1024 * 1024)
-        );
         match cluster.launch_type {
-            LaunchType::Fargate => {
-                if fargate_size_for(service.cpu_millis, service.memory_bytes).is_none() {
-                    return Err(Problem::new(path, format!("service `{}` ({shape}) is larger than the largest Fargate task (16 vCPU, 120 GiB)", service.name))
-                        .with_help("Fargate sizes go up to 16 vCPU with 32–120 GiB; lower cpu or memory, or use launch_type = \"ec2\""));
-                }
-            }
+            LaunchType::Fargate => check_fargate_task(cluster, app, service)?,
             LaunchType::Ec2 if cluster.node_groups.is_empty() => {}
             LaunchType::Ec2 => {
-                let compatible: Vec<&NodeGroupSpec> = cluster
-                    .node_groups
-                    .iter()
-                    .filter(|g| {
-                        g.os == service.os
-                            && service.arch.is_none_or(|arch| arch == g.instance.arch)
-                    })
-                    .collect();
-                if compatible.is_empty() {
-                    let wants = match service.arch {
-                        Some(arch) => format!("{} on {}", service.os.name(), arch.name()),
-                        None => service.os.name().to_string(),
-                    };
-                    return Err(Problem::new(
-                        path,
-                        format!(
-                            "service `{}` needs {wants} nodes and no node group has them",
-                            service.name
-                        ),
-                    )
-                    .with_help(format!(
-                        "add a node group with os = \"{}\"{}",
-                        service.os.name(),
-                        if service.os == OsFamily::Windows {
-                            " on a Windows-capable instance type (e.g. m5.large)"
-                        } else {
-                            ""
-                        }
-                    )));
-                }
-                let fits = compatible.iter().any(|g| {
-                    g.instance.cpu_millis >= service.cpu_millis
-                        && g.instance.memory_bytes >= service.memory_bytes
-                });
-                if !fits {
-                    let largest: Vec<String> = compatible
-                        .iter()
-                        .map(|g| {
-                            format!(
-                                "{} ({}: {}m, {} MiB)",
-                                g.name,
-                                g.instance.name,
-                                g.instance.cpu_millis,
-                                g.instance.memory_bytes / (1024 * 1024)
-                            )
-                        })
-                        .collect();
-                    return Err(Problem::new(path, format!("a task of service `{}` ({shape}) is larger than every node: {}", service.name, largest.join(", ")))
-                        .with_help("use a larger instance type (e.g. m5.xlarge: 4 vCPU, 16 GiB) or lower the service's cpu or memory"));
-                }
+                let compatible = check_ec2_task(cluster, app, service)?;
+                check_constraints_admit(cluster, service, &compatible)?;
             }
         }
     }
     Ok(())
+}
+
+fn check_fargate_task(cluster: &ClusterSpec, app: &AppSpec, service: &ServiceSpec) -> Checked<()> {
+    let fargate = &cluster.fargate;
+    if service.os == OsFamily::Windows {
+        if fargate.arch != Arch::X86_64 {
+            return Err(Problem::new(
+                "cluster.fargate.arch",
+                format!(
+                    "Fargate runs Windows tasks only on x86_64, and service `{}` is a Windows service",
+                    service.name
+                ),
+            )
+            .with_help("set arch = \"x86_64\" (the default), or run the Windows service on EC2 (launch_type = \"ec2\")"));
+        }
+        if fargate.spot {
+            return Err(Problem::new(
+                "cluster.fargate.spot",
+                format!(
+                    "Fargate Spot does not run Windows tasks, and service `{}` is a Windows service",
+                    service.name
+                ),
+            )
+            .with_help("set spot = false, or run the Windows service on EC2 (launch_type = \"ec2\")"));
+        }
+    }
+    if let Some(arch) = service.arch.filter(|&arch| arch != fargate.arch) {
+        return Err(Problem::new(
+            service_key(app, service, "arch"),
+            format!(
+                "service `{}` needs {} but Fargate tasks run on {} here",
+                service.name,
+                arch.name(),
+                fargate.arch.name()
+            ),
+        )
+        .with_help(format!(
+            "set cluster.fargate.arch = \"{}\", or drop `arch` for a multi-arch image",
+            arch.name()
+        )));
+    }
+    if fargate_size_for(service.cpu_millis, service.memory_bytes).is_none() {
+        let key = if service.cpu_millis > 16_000 {
+            "cpu"
+        } else {
+            "memory"
+        };
+        return Err(Problem::new(
+            service_key(app, service, key),
+            format!(
+                "service `{}` ({}) is larger than the largest Fargate task (16 vCPU, 120 GiB)",
+                service.name,
+                describe_task(service)
+            ),
+        )
+        .with_help(format!(
+            "valid Fargate sizes: {FARGATE_SIZES_TEXT}; lower cpu or memory, or use launch_type = \"ec2\""
+        )));
+    }
+    Ok(())
+}
+
+/// Checks that some node group runs the service's OS and architecture and has room for one task on
+/// an empty node; returns the compatible groups.
+fn check_ec2_task<'a>(
+    cluster: &'a ClusterSpec,
+    app: &AppSpec,
+    service: &ServiceSpec,
+) -> Checked<Vec<&'a NodeGroupSpec>> {
+    let same_os: Vec<&NodeGroupSpec> = cluster
+        .node_groups
+        .iter()
+        .filter(|g| g.os == service.os)
+        .collect();
+    if same_os.is_empty() {
+        let help = if service.os == OsFamily::Windows {
+            "add a node group with os = \"windows\" on a Windows-capable (x86_64) instance type, e.g. m5.large"
+                .to_string()
+        } else {
+            format!(
+                "add a node group with os = \"{}\" (the default)",
+                service.os.name()
+            )
+        };
+        return Err(Problem::new(
+            service_key(app, service, "os"),
+            format!(
+                "service `{}` needs {} nodes and no node group has them",
+                service.name,
+                service.os.name()
+            ),
+        )
+        .with_help(help));
+    }
+    let compatible: Vec<&NodeGroupSpec> = same_os
+        .into_iter()
+        .filter(|g| service.arch.is_none_or(|arch| arch == g.instance.arch))
+        .collect();
+    if compatible.is_empty() {
+        let arch = service.arch.unwrap_or(Arch::X86_64);
+        let examples: Vec<String> = builtin_instance_types()
+            .into_iter()
+            .filter(|t| t.arch == arch && (service.os != OsFamily::Windows || t.windows_capable))
+            .map(|t| t.name)
+            .collect();
+        return Err(Problem::new(
+            service_key(app, service, "arch"),
+            format!(
+                "service `{}` needs {} nodes on {} and no node group has them",
+                service.name,
+                service.os.name(),
+                arch.name()
+            ),
+        )
+        .with_help(format!(
+            "add a node group on an {} instance type ({}), or drop `arch` for a multi-arch image",
+            arch.name(),
+            examples.join(", ")
+        )));
+    }
+    let fits = compatible.iter().any(|g| {
+        g.instance.cpu_millis >= service.cpu_millis
+            && g.instance.memory_bytes >= service.memory_bytes
+    });
+    if !fits {
+        let max_cpu = compatible
+            .iter()
+            .map(|g| g.instance.cpu_millis)
+            .max()
+            .unwrap_or(0);
+        let key = if service.cpu_millis > max_cpu {
+            "cpu"
+        } else {
+            "memory"
+        };
+        let nodes: Vec<String> = compatible
+            .iter()
+            .map(|g| {
+                format!(
+                    "{} ({}: {})",
+                    g.name,
+                    g.instance.name,
+                    describe_shape(&g.instance)
+                )
+            })
+            .collect();
+        return Err(Problem::new(
+            service_key(app, service, key),
+            format!(
+                "a task of service `{}` ({}) is larger than every node: {}",
+                service.name,
+                describe_task(service),
+                nodes.join(", ")
+            ),
+        )
+        .with_help(larger_instance_help(service)));
+    }
+    Ok(compatible)
+}
+
+/// Every `memberOf` constraint the service is placed with must admit some compatible node group
+/// (in some of its zones) whose nodes are large enough for the task.
+fn check_constraints_admit(
+    cluster: &ClusterSpec,
+    service: &ServiceSpec,
+    compatible: &[&NodeGroupSpec],
+) -> Checked<()> {
+    let (placement, path) = match &service.placement {
+        Some(own) => (
+            own,
+            format!("app.deployment.services.{}.placement", service.name),
+        ),
+        None => (&cluster.placement, "cluster.placement".to_string()),
+    };
+    let PlacementSpec::Ecs { constraints, .. } = placement else {
+        return Ok(());
+    };
+    // Each compatible group, with the attributes of its nodes in each of its zones.
+    let groups: Vec<(&NodeGroupSpec, Vec<BTreeMap<String, String>>)> = compatible
+        .iter()
+        .map(|&group| {
+            let index = cluster
+                .node_groups
+                .iter()
+                .position(|g| std::ptr::eq(g, group))
+                .expect("a group of this cluster");
+            let attributes = (0..group.zones.len())
+                .map(|zone| {
+                    cluster
+                        .new_node(index, zone, NodeLifecycle::Ready)
+                        .attributes
+                })
+                .collect();
+            (group, attributes)
+        })
+        .collect();
+    for (index, constraint) in constraints.iter().enumerate() {
+        let Constraint::MemberOf(expression) = constraint else {
+            continue;
+        };
+        let admitted: Vec<&NodeGroupSpec> = groups
+            .iter()
+            .filter(|(_, nodes)| nodes.iter().any(|a| expression.matches(a)))
+            .map(|&(group, _)| group)
+            .collect();
+        let constraint_path = format!("{path}.constraints[{index}]");
+        if admitted.is_empty() {
+            return Err(Problem::new(
+                constraint_path,
+                format!(
+                    "{constraint} admits no node that can run service `{}`, so its tasks could never be placed",
+                    service.name
+                ),
+            )
+            .with_help(format!(
+                "the nodes that can run it have: {}",
+                describe_attributes(&groups)
+            )));
+        }
+        let fits = admitted.iter().any(|g| {
+            g.instance.cpu_millis >= service.cpu_millis
+                && g.instance.memory_bytes >= service.memory_bytes
+        });
+        if !fits {
+            let names: Vec<String> = admitted
+                .iter()
+                .map(|g| {
+                    format!(
+                        "{} ({}: {})",
+                        g.name,
+                        g.instance.name,
+                        describe_shape(&g.instance)
+                    )
+                })
+                .collect();
+            return Err(Problem::new(
+                constraint_path,
+                format!(
+                    "{constraint} admits only node groups too small for a task of service `{}` (cpu {}m, memory {}): {}",
+                    service.name,
+                    service.cpu_millis,
+                    describe_memory(service.memory_bytes),
+                    names.join(", ")
+                ),
+            )
+            .with_help("admit a larger instance type in the expression, or lower the service's cpu or memory"));
+        }
+    }
+    Ok(())
+}
+
+/// `ecs.instance-type = m5.large | c5.large; ecs.availability-zone = a | b; ...`: each attribute's
+/// values over the nodes of `groups`.
+fn describe_attributes(groups: &[(&NodeGroupSpec, Vec<BTreeMap<String, String>>)]) -> String {
+    let mut values: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (_, nodes) in groups {
+        for attributes in nodes {
+            for (key, value) in attributes {
+                values.entry(key).or_default().insert(value);
+            }
+        }
+    }
+    let mut keys: Vec<&str> = BUILTIN_ATTRIBUTES.to_vec();
+    keys.extend(
+        values
+            .keys()
+            .copied()
+            .filter(|key| !BUILTIN_ATTRIBUTES.contains(key)),
+    );
+    keys.iter()
+        .filter_map(|key| {
+            let set = values.get(key)?;
+            let listed: Vec<&str> = set.iter().copied().collect();
+            Some(format!("attribute:{key} in [{}]", listed.join(", ")))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -32,11 +32,24 @@ pub(super) fn validate_placement(
         "first_fit" | "best_fit" | "worst_fit" => &[],
         name if custom.iter().any(|c| c == name) => &[],
         other => {
+            let help = match other {
+                "binpack" | "spread" | "random" => format!(
+                    "`{other}` is a strategy of the ecs policy: write policy = \"ecs\" and \
+                     strategy = [\"{}\"]; valid policies: {}",
+                    match other {
+                        "binpack" => "binpack(memory)",
+                        "spread" => "spread(zone)",
+                        _ => "random",
+                    },
+                    valid.join(", ")
+                ),
+                _ => did_you_mean(other, &valid),
+            };
             return Err(Problem::new(
                 format!("{path}.policy"),
                 format!("unknown placement policy `{other}`"),
             )
-            .with_help(did_you_mean(other, &valid)));
+            .with_help(help));
         }
     };
     let present = [
@@ -122,12 +135,16 @@ pub(super) fn validate_placement(
                             Ok(_) => {
                                 return Err(Problem::new(
                                     format!("{spread_path}.topology"),
-                                    format!("`{text}` is not a topology domain"),
+                                    format!("`{text}` is not a topology domain: topology spread balances over zones or nodes only"),
                                 )
-                                .with_help("use \"zone\" or \"node\""));
+                                .with_help("use \"zone\" or \"node\" (spreading over an attribute is the ECS policy's spread(attribute:NAME))"));
                             }
-                            Err(e) => {
-                                return Err(Problem::new(format!("{spread_path}.topology"), e));
+                            Err(_) => {
+                                return Err(Problem::new(
+                                    format!("{spread_path}.topology"),
+                                    format!("unknown topology `{text}`"),
+                                )
+                                .with_help(did_you_mean(text, &["zone", "node"])));
                             }
                         },
                     };
@@ -135,7 +152,11 @@ pub(super) fn validate_placement(
                     if max_skew == 0 {
                         return Err(Problem::new(
                             format!("{spread_path}.max_skew"),
-                            "must be at least 1",
+                            "max_skew = 0 is not allowed: it must be at least 1",
+                        )
+                        .with_help(
+                            "max_skew is the largest allowed difference between the task counts \
+                             of two domains; 1 spreads as evenly as possible",
                         ));
                     }
                     let when_unsatisfiable = match spread.when_unsatisfiable.as_deref() {

@@ -31,23 +31,72 @@ pub fn parse_constraint(text: &str) -> Result<Constraint, String> {
     if trimmed == "distinctInstance" {
         return Ok(Constraint::DistinctInstance);
     }
-    if let Some(rest) = trimmed.strip_prefix("memberOf") {
+    let member_of = trimmed.strip_prefix("memberOf").filter(|rest| {
+        rest.is_empty() || rest.starts_with(|c: char| c == '(' || c.is_whitespace())
+    });
+    if let Some(rest) = member_of {
         let leading = text.chars().count() - text.trim_start().chars().count();
         let inner = rest.trim_start();
         let skipped = leading + "memberOf".len() + (rest.chars().count() - inner.chars().count());
-        let Some(body) = inner
-            .strip_prefix('(')
-            .and_then(|body| body.strip_suffix(')'))
-        else {
+        if !inner.starts_with('(') {
             return Err("memberOf needs an expression in parentheses: \
                  memberOf(attribute:ecs.instance-type =~ t3.*)"
                 .to_string());
+        }
+        let body = match closing_parenthesis(inner) {
+            Some(close) if inner[close + 1..].trim().is_empty() => &inner[1..close],
+            Some(close) => {
+                let tail = inner[close + 1..].trim_start();
+                return Err(format!(
+                    "memberOf expression, constraint column {}: unexpected '{}' after the closing ')' at \
+                     column {}; write each constraint as a string of its own, e.g. \
+                     constraints = [\"memberOf(attribute:ecs.os-type == linux)\", \"distinctInstance\"]",
+                    skipped + inner.chars().count() - tail.chars().count() + 1,
+                    tail.trim_end(),
+                    skipped + inner[..close].chars().count() + 1,
+                ));
+            }
+            // Unbalanced: let the expression parser name the inner '(' or quote left open.
+            None if inner.len() > 1 && inner.ends_with(')') => &inner[1..inner.len() - 1],
+            None => {
+                return Err(format!(
+                    "memberOf expression, constraint column {}: the '(' after memberOf is never closed; \
+                     add ')' at the end",
+                    skipped + 1
+                ));
+            }
         };
         return Expression::parse_at(body, skipped + 1).map(Constraint::MemberOf);
     }
+    let name = trimmed.split('(').next().unwrap_or_default().trim();
+    let hint = super::suggest(name, &["distinctInstance", "memberOf"])
+        .map(|best| format!(" (did you mean {best}?)"))
+        .unwrap_or_default();
     Err(format!(
-        "unknown placement constraint '{trimmed}': expected distinctInstance or memberOf(EXPRESSION)"
+        "unknown placement constraint '{trimmed}'{hint}: expected distinctInstance or memberOf(EXPRESSION)"
     ))
+}
+
+/// The byte index of the ')' that closes the '(' `text` starts with, skipping quoted values.
+fn closing_parenthesis(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote = None;
+    for (at, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(open), _) if c == open => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(at);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 impl Serialize for Constraint {
@@ -110,6 +159,7 @@ mod tests {
             "distinctInstance",
             "memberOf(attribute:ecs.instance-type =~ t3.*)",
             "memberOf(attribute:a in [x, y] and not attribute:b exists)",
+            "memberOf(attribute:a == ')' or attribute:b in ('(', x))",
         ] {
             let constraint = parse_constraint(text).unwrap();
             assert_eq!(constraint.to_string(), text);
@@ -139,6 +189,25 @@ mod tests {
                 "column 26: expected a value after '=='",
             ),
             ("memberOf()", "column 10: expected attribute:NAME"),
+            (
+                "memberOf(attribute:a == b",
+                "constraint column 9: the '(' after memberOf is never closed",
+            ),
+            (
+                "memberOf(attribute:a == b) and distinctInstance",
+                "constraint column 28: unexpected 'and distinctInstance' after the closing ')' at column 26",
+            ),
+            (
+                "memberOf((attribute:a == b)",
+                "expected ')' to close the '(' at column 10",
+            ),
+            ("memberOf(attribute:a == 'b)", "unterminated quoted value"),
+            ("memberof(attribute:a == b)", "(did you mean memberOf?)"),
+            ("distinctinstance", "(did you mean distinctInstance?)"),
+            (
+                "memberOfX(attribute:a == b)",
+                "unknown placement constraint 'memberOfX(attribute:a == b)'",
+            ),
         ];
         for &(text, fragment) in table {
             let error = parse_constraint(text).expect_err(text);

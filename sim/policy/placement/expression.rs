@@ -208,7 +208,10 @@ fn lex(text: &str, offset: usize) -> Result<Vec<Token>, String> {
     let mut tokens = Vec::new();
     let mut i = 0;
     let error = |at: usize, message: &str| {
-        format!("memberOf expression, column {}: {message}", offset + at + 1)
+        format!(
+            "memberOf expression, constraint column {}: {message}",
+            offset + at + 1
+        )
     };
     while i < chars.len() {
         let c = chars[i];
@@ -224,10 +227,24 @@ fn lex(text: &str, offset: usize) -> Result<Vec<Token>, String> {
             '[' => Kind::OpenList,
             ']' => Kind::CloseList,
             ',' => Kind::Comma,
+            '=' if i > 0 && chars[i - 1] == '~' => {
+                return Err(error(
+                    i - 1,
+                    "'~=' is not an operator: did you mean '=~' (glob match)?",
+                ));
+            }
             '=' => match next {
+                Some('=') if chars.get(i + 2) == Some(&'=') => {
+                    return Err(error(i, "'===' is not an operator: use '==' to compare"));
+                }
                 Some('=') => Kind::Equals,
                 Some('~') => Kind::Matches,
-                _ => return Err(error(i, "expected '==' or '=~' after '='")),
+                _ => {
+                    return Err(error(
+                        i,
+                        "expected '==' or '=~' after '=' (a single '=' is not an operator)",
+                    ));
+                }
             },
             '!' => match next {
                 Some('=') => Kind::NotEquals,
@@ -323,7 +340,7 @@ impl Parser<'_> {
 
     fn expected(&self, what: &str, found: &Token) -> String {
         format!(
-            "memberOf expression, column {}: expected {what}, found {}",
+            "memberOf expression, constraint column {}: expected {what}, found {}",
             found.column,
             found.describe()
         )
@@ -376,10 +393,19 @@ impl Parser<'_> {
             _ => "",
         };
         if attribute.is_empty() {
-            return Err(self.expected(
+            let mut message = self.expected(
                 "attribute:NAME, '(' or 'not' (only attribute subjects are supported)",
                 &token,
-            ));
+            );
+            if let Kind::Word(word) = &token.kind
+                && !word.starts_with("attribute:")
+                && !["and", "or", "in", "exists"]
+                    .iter()
+                    .any(|keyword| word.eq_ignore_ascii_case(keyword))
+            {
+                message.push_str(&format!("; did you mean 'attribute:{word}'?"));
+            }
+            return Err(message);
         }
         let attribute = attribute.to_string();
         let test = self.test(&attribute)?;
@@ -581,6 +607,15 @@ mod tests {
                 "column 18: expected '&&'",
             ),
             ("attribute:a >= 2", "column 13: '>' is not supported"),
+            (
+                "attribute:a ~= b",
+                "column 13: '~=' is not an operator: did you mean '=~'",
+            ),
+            ("attribute:a === b", "column 13: '===' is not an operator"),
+            (
+                "ecs.os-type == linux",
+                "found 'ecs.os-type'; did you mean 'attribute:ecs.os-type'?",
+            ),
         ];
         for &(text, fragment) in table {
             let error = Expression::parse(text).expect_err(text);

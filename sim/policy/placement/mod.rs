@@ -256,25 +256,104 @@ pub fn parse_strategy(text: &str) -> Result<Strategy, String> {
     if trimmed == "random" || trimmed == "random()" {
         return Ok(Strategy::Random);
     }
-    let call = trimmed
-        .split_once('(')
-        .and_then(|(name, rest)| rest.strip_suffix(')').map(|arg| (name.trim(), arg.trim())));
-    match call {
-        Some(("binpack", "cpu")) => Ok(Strategy::Binpack(Resource::Cpu)),
-        Some(("binpack", "memory")) => Ok(Strategy::Binpack(Resource::Memory)),
-        Some(("binpack", other)) => Err(format!(
-            "binpack takes cpu or memory, not '{other}'; valid strategies: {STRATEGY_FORMS}"
+    if holds_several(trimmed) {
+        return Err(format!(
+            "'{trimmed}' holds more than one strategy: write each as a string of its own, e.g. \
+             strategy = [\"spread(zone)\", \"binpack(memory)\"]; valid strategies: {STRATEGY_FORMS}"
+        ));
+    }
+    let (name, argument) = match trimmed.split_once('(') {
+        None => (trimmed, None),
+        Some((name, rest)) => match rest.strip_suffix(')') {
+            Some(argument) => (name.trim(), Some(argument.trim())),
+            None => {
+                return Err(format!(
+                    "unknown placement strategy '{trimmed}': its '(' is never closed; \
+                     valid strategies: {STRATEGY_FORMS}"
+                ));
+            }
+        },
+    };
+    match (name, argument) {
+        ("binpack", Some("cpu")) => Ok(Strategy::Binpack(Resource::Cpu)),
+        ("binpack", Some("memory")) => Ok(Strategy::Binpack(Resource::Memory)),
+        ("binpack", Some(other)) => Err(format!(
+            "binpack takes cpu or memory, not '{other}'{}; valid strategies: {STRATEGY_FORMS}",
+            suggest(other, &["cpu", "memory"])
+                .map(|best| format!(" (did you mean binpack({best})?)"))
+                .unwrap_or_default()
         )),
-        Some(("spread", field)) => parse_spread_field(field)
-            .map(Strategy::Spread)
-            .map_err(|error| format!("{error}; valid strategies: {STRATEGY_FORMS}")),
-        Some(("random", _)) => Err(format!(
+        ("spread", Some(field)) => {
+            parse_spread_field(field)
+                .map(Strategy::Spread)
+                .map_err(|error| {
+                    let hint = suggest(field, &["zone", "node", "instanceId", "host"])
+                        .map(|best| format!(" (did you mean spread({best})?)"))
+                        .unwrap_or_default();
+                    format!("{error}{hint}; valid strategies: {STRATEGY_FORMS}")
+                })
+        }
+        ("random", Some(_)) => Err(format!(
             "random takes no field; valid strategies: {STRATEGY_FORMS}"
         )),
-        _ => Err(format!(
-            "unknown placement strategy '{trimmed}': valid strategies: {STRATEGY_FORMS}"
+        ("binpack", None) => Err(format!(
+            "unknown placement strategy 'binpack': binpack needs a resource in parentheses, \
+             binpack(cpu) or binpack(memory); valid strategies: {STRATEGY_FORMS}"
         )),
+        ("spread", None) => Err(format!(
+            "unknown placement strategy 'spread': spread needs a field in parentheses, \
+             e.g. spread(zone); valid strategies: {STRATEGY_FORMS}"
+        )),
+        _ => {
+            let hint = suggest(name, &["binpack", "spread", "random"])
+                .map(|best| {
+                    let guess = argument.map_or(best.to_string(), |a| format!("{best}({a})"));
+                    let lower = guess.to_ascii_lowercase();
+                    match (parse_strategy(&guess), parse_strategy(&lower)) {
+                        (Err(_), Ok(_)) => format!(" (did you mean '{lower}'?)"),
+                        _ => format!(" (did you mean '{guess}'?)"),
+                    }
+                })
+                .unwrap_or_default();
+            Err(format!(
+                "unknown placement strategy '{trimmed}'{hint}: valid strategies: {STRATEGY_FORMS}"
+            ))
+        }
     }
+}
+
+/// True when `text` holds several strategies or constraints, as in `binpack(cpu), spread(zone)`:
+/// a comma outside parentheses, or text after the first top-level closing parenthesis.
+fn holds_several(text: &str) -> bool {
+    let mut depth = 0usize;
+    let mut closed = false;
+    for c in text.chars() {
+        if closed && !c.is_whitespace() {
+            return true;
+        }
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => {
+                depth -= 1;
+                closed = depth == 0;
+            }
+            ',' if depth == 0 => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The valid spelling `word` most plausibly meant (ignoring case, allowing a few typos), if any.
+fn suggest<'a>(word: &str, valid: &[&'a str]) -> Option<&'a str> {
+    let lower = word.to_ascii_lowercase();
+    let lowered: Vec<String> = valid.iter().map(|v| v.to_ascii_lowercase()).collect();
+    let best = crate::scenario::source::closest(&lower, lowered.iter().map(String::as_str))?;
+    valid
+        .iter()
+        .zip(&lowered)
+        .find(|(_, candidate)| candidate.as_str() == best)
+        .map(|(original, _)| *original)
 }
 
 impl Serialize for Strategy {
