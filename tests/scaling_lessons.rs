@@ -135,3 +135,46 @@ fn scale_in_is_slower_than_scale_out() {
         "in after {scale_in_after} s, out after {scale_out_after} s"
     );
 }
+
+#[test]
+fn without_spare_capacity_a_node_boots_first_and_absorption_takes_longer() {
+    let spare = run(&[]);
+    for policy in ["capacity_provider", "cluster_autoscaler"] {
+        let autoscaler = format!("cluster.autoscaler={{ policy = \"{policy}\" }}");
+        let tight = run(&[
+            &autoscaler,
+            "cluster.node_groups.spare.count=1",
+            "cluster.node_groups.spare.min=1",
+            "cluster.node_groups.spare.max=20",
+        ]);
+        let booted: Vec<&ScalingRow> = tight
+            .scaling
+            .iter()
+            .filter(|row| row.node_ready.is_some())
+            .collect();
+        assert!(
+            !booted.is_empty(),
+            "{policy}: some new task waited for a new node"
+        );
+        for row in &booted {
+            let boot = (row.node_ready.unwrap() - row.node_requested.unwrap()).as_secs_f64();
+            assert!(boot > 20.0, "{policy}: node boot {boot} s");
+            assert!(
+                seconds(row.placed) >= seconds(row.node_ready),
+                "{policy}: placed only once the node was ready"
+            );
+        }
+        assert!(
+            tight
+                .events
+                .iter()
+                .any(|event| event.kind == "cluster_scale_out")
+        );
+        assert!(
+            absorption(&tight) > absorption(&spare),
+            "{policy}: {} vs {}",
+            absorption(&tight),
+            absorption(&spare)
+        );
+    }
+}

@@ -247,9 +247,9 @@ mod tests {
     /// (requested cpu millis, requested memory GiB×4) → (Fargate cpu millis, memory GiB×4)
     #[test]
     fn fargate_sizes_round_up() {
-        type Millis = u64;
-        type QuarterGib = u64;
-        let table: [((Millis, QuarterGib), Option<(Millis, QuarterGib)>); 9] = [
+        /// (cpu millicores, memory in quarter GiB)
+        type Shape = (u64, u64);
+        let table: [(Shape, Option<Shape>); 9] = [
             ((100, 1), Some((250, 2))),   // 0.25 GiB → 0.25 vCPU / 0.5 GiB
             ((250, 8), Some((250, 8))),   // exact
             ((250, 12), Some((500, 12))), // 3 GiB does not fit 0.25 vCPU → 0.5 vCPU / 3 GiB

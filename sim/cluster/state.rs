@@ -202,6 +202,14 @@ impl ClusterState {
             .map(|(&(_, node), &count)| (node, count))
     }
 
+    /// Tasks per service on `node`, as (service, count), by service index.
+    pub fn service_tasks_on(&self, node: usize) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.tasks_by_service_node
+            .iter()
+            .filter(move |((_, on), _)| *on == node)
+            .map(|(&(service, _), &count)| (service, count))
+    }
+
     /// True when `node` is ready, runs the task's OS and architecture, and has room for it.
     pub fn fits(&self, node: usize, task: &TaskRequest) -> bool {
         let state = &self.nodes[node];

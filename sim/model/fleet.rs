@@ -32,7 +32,10 @@ impl World<'_> {
         };
         for node in cluster.initial_nodes(lifecycle) {
             let index = self.cluster.add_node(node);
-            self.nodes.push(NodeRuntime::default());
+            self.nodes.push(NodeRuntime {
+                ready: (!cold).then_some(SimTime::ZERO),
+                ..NodeRuntime::default()
+            });
             let state = &self.cluster.nodes()[index];
             let detail = format!(
                 "group={} zone={} instance_type={}",
@@ -52,12 +55,7 @@ impl World<'_> {
                 detail,
             );
             if cold {
-                let delay = self.draw(
-                    PROVISION,
-                    index as u64,
-                    &self.scenario.cluster.node_groups[self.cluster.nodes()[index].group]
-                        .provision_time,
-                );
+                let delay = self.draw_node_provision(index, self.cluster.nodes()[index].group);
                 queue.schedule_in(delay, Event::NodeBooting { node: index as u32 });
             }
         }
@@ -92,6 +90,15 @@ impl World<'_> {
                 self.pending_tasks.push_back(task);
             }
         }
+    }
+
+    /// The provisioning time of node `index` of `group`.
+    pub(super) fn draw_node_provision(&self, index: usize, group: usize) -> SimDuration {
+        self.draw(
+            PROVISION,
+            index as u64,
+            &self.scenario.cluster.node_groups[group].provision_time,
+        )
     }
 
     fn draw(
@@ -130,6 +137,8 @@ impl World<'_> {
             pulled: None,
             running: None,
             healthy: None,
+            node_requested: None,
+            node_ready: None,
         });
         self.replicas.push(Replica {
             service: service as u16,
@@ -213,7 +222,7 @@ impl World<'_> {
 
     /// Stops a task: a pending or starting one at once; a healthy one stops receiving traffic and
     /// finishes what it has first.
-    fn stop_task(&mut self, task: u32, now: SimTime, queue: &mut EventQueue<Event>) {
+    pub(super) fn stop_task(&mut self, task: u32, now: SimTime, queue: &mut EventQueue<Event>) {
         let phase = self.tasks[task as usize].phase;
         let service = self.tasks[task as usize].service as usize;
         self.services[service].live -= 1;
@@ -285,6 +294,7 @@ impl World<'_> {
                     memory_bytes: spec.memory_bytes,
                 },
             );
+            self.terminate_if_drained(node, now);
         }
         self.log(now, "task_stopped", &subject, String::new());
         self.place_pending(queue);
@@ -371,6 +381,7 @@ impl World<'_> {
                 }
             }
         };
+        self.note_node_wait(task);
         let state = &mut self.tasks[task as usize];
         state.placed = Some(now);
         self.pending_times.push((now - state.created).as_nanos());
@@ -589,6 +600,7 @@ impl World<'_> {
 
     pub(super) fn on_node_ready(&mut self, node: usize, queue: &mut EventQueue<Event>) {
         self.cluster.set_lifecycle(node, NodeLifecycle::Ready);
+        self.nodes[node].ready = Some(queue.now());
         let name = self.cluster.nodes()[node].name.clone();
         self.log(queue.now(), "node_ready", &name, String::new());
         self.place_pending(queue);

@@ -3,6 +3,7 @@
 //! through image pulls and starts. This is the only module that wires engine, cluster, app, workload,
 //! policies and metrics together.
 
+mod cluster_scaling;
 mod fleet;
 mod observe;
 mod requests;
@@ -17,6 +18,7 @@ use crate::engine::{EventId, EventQueue, Handler};
 use crate::metrics::{ClassSummary, FailReason, LatencyStats, Mark, TimeWeighted};
 use crate::policy::autoscale::{self, ServiceAutoscaler};
 use crate::policy::balancer::Balancer;
+use crate::policy::cluster_autoscale::ClusterAutoscaler;
 use crate::policy::placement::{PlacementPolicy, Registry};
 use crate::rng;
 use crate::scenario::Scenario;
@@ -59,6 +61,8 @@ enum Event {
     DatapointPublished { service: u32 },
     /// A service's autoscaler evaluates.
     AutoscalerEvaluates { service: u32 },
+    /// The cluster autoscaler evaluates.
+    ClusterAutoscalerEvaluates,
     /// A metrics interval ends.
     Sample,
     /// The warmup ends: summaries start counting.
@@ -162,6 +166,10 @@ struct Task {
     running: Option<SimTime>,
     /// When it became healthy.
     healthy: Option<SimTime>,
+    /// When the node it was placed on was requested, if that node was launched for it.
+    node_requested: Option<SimTime>,
+    /// When that node became ready.
+    node_ready: Option<SimTime>,
 }
 
 /// An image pull in progress on a node, shared bandwidth among all of the node's pulls.
@@ -181,6 +189,12 @@ struct NodeRuntime {
     next_pull_event: Option<EventId>,
     cached_images: BTreeSet<u16>,
     launched: SimTime,
+    /// When it became ready, if it has.
+    ready: Option<SimTime>,
+    /// When it was terminated (billing ends).
+    terminated: Option<SimTime>,
+    /// True when a cluster autoscaler launched it.
+    autoscaled: bool,
 }
 
 /// A deployed service: its active replicas, balancer, placement policy and gauges.
@@ -319,6 +333,7 @@ struct World<'s> {
     events: Vec<EventRow>,
     placement_rows: Vec<PlacementRow>,
     scale_actions: Vec<ScaleAction>,
+    cluster_autoscaler: Option<Box<dyn ClusterAutoscaler>>,
     /// Per class, each metrics interval's end and whether the class broke its SLO in it.
     slo_intervals: Vec<Vec<(SimTime, bool)>>,
 }
@@ -348,6 +363,7 @@ impl Handler<Event> for World<'_> {
             Event::AutoscalerEvaluates { service } => {
                 self.on_autoscaler_evaluates(service as usize, queue)
             }
+            Event::ClusterAutoscalerEvaluates => self.on_cluster_autoscaler_evaluates(queue),
             Event::Sample => self.on_sample(queue),
             Event::WarmupEnd => self.log(queue.now(), "warmup_end", "run", String::new()),
         }
@@ -434,6 +450,10 @@ impl<'s> World<'s> {
             events: Vec::new(),
             placement_rows: Vec::new(),
             scale_actions: Vec::new(),
+            cluster_autoscaler: scenario
+                .cluster_autoscaler
+                .as_ref()
+                .map(|spec| spec.build()),
             slo_intervals: vec![Vec::new(); class_count],
         })
     }
@@ -463,6 +483,7 @@ impl<'s> World<'s> {
         );
         self.start_fleet(queue);
         self.start_scaling(queue);
+        self.start_cluster_scaling(queue);
         if let Some(first) = self
             .arrivals
             .next_arrival(&self.scenario.workload, self.end)

@@ -390,7 +390,11 @@ impl World<'_> {
                 .map(|(node, runtime)| {
                     let group = &cluster.node_groups[node.group];
                     // Per-second billing with a one-minute minimum (Linux and Windows on-demand).
-                    let seconds = (now - runtime.launched).as_secs_f64().max(60.0);
+                    let until = runtime.terminated.unwrap_or(now).min(now);
+                    let seconds = until
+                        .saturating_since(runtime.launched)
+                        .as_secs_f64()
+                        .max(60.0);
                     group.instance.price_per_hour(group.os) * seconds / 3600.0
                 })
                 .sum(),

@@ -264,6 +264,10 @@ pub struct ScalingRow {
     pub task: Option<String>,
     /// When the task was placed.
     pub placed: Option<SimTime>,
+    /// When the node it landed on was requested, if one was launched for it.
+    pub node_requested: Option<SimTime>,
+    /// When that node was ready.
+    pub node_ready: Option<SimTime>,
     /// When its image was on the node.
     pub pulled: Option<SimTime>,
     /// When its container was running.
@@ -287,6 +291,8 @@ impl World<'_> {
                 scale: action.clone(),
                 task: None,
                 placed: None,
+                node_requested: None,
+                node_ready: None,
                 pulled: None,
                 running: None,
                 healthy: None,
@@ -299,6 +305,8 @@ impl World<'_> {
                 rows.push(ScalingRow {
                     task: Some(task.name.clone()),
                     placed: task.placed,
+                    node_requested: task.node_requested,
+                    node_ready: task.node_ready,
                     pulled: task.pulled,
                     running: task.running,
                     healthy: task.healthy,

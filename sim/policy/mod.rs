@@ -2,4 +2,5 @@
 
 pub mod autoscale;
 pub mod balancer;
+pub mod cluster_autoscale;
 pub mod placement;

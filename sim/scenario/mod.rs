@@ -3,6 +3,7 @@
 
 mod autoscaling;
 mod cluster;
+mod cluster_autoscaling;
 mod placement;
 mod raw;
 pub mod source;
@@ -15,6 +16,7 @@ pub use validate::defaults;
 use crate::app::AppSpec;
 use crate::cluster::ClusterSpec;
 use crate::model::Registries;
+use crate::policy::cluster_autoscale::ClusterAutoscalerSpec;
 use crate::time::SimDuration;
 use crate::workload::WorkloadSpec;
 use serde::Serialize;
@@ -52,6 +54,8 @@ pub struct Scenario {
     pub app: AppSpec,
     /// The offered load.
     pub workload: WorkloadSpec,
+    /// The cluster autoscaler, if any.
+    pub cluster_autoscaler: Option<ClusterAutoscalerSpec>,
 }
 
 /// A scenario that could not be loaded.

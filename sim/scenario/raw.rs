@@ -53,6 +53,24 @@ pub struct RawCluster {
     pub fargate: Option<RawFargate>,
     pub tasks: Option<RawTasks>,
     pub placement: Option<RawPlacement>,
+    pub autoscaler: Option<RawClusterAutoscaler>,
+}
+
+/// `[cluster.autoscaler]`: ECS capacity provider or Kubernetes cluster autoscaler.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClusterAutoscaler {
+    pub policy: Option<String>,
+    pub node_group: Option<String>,
+    pub target_capacity: Option<f64>,
+    pub evaluation_period: Option<String>,
+    pub scale_in_periods: Option<u32>,
+    pub minimum_scaling_step_size: Option<u32>,
+    pub maximum_scaling_step_size: Option<u32>,
+    pub scan_interval: Option<String>,
+    pub scale_down_utilization_threshold: Option<f64>,
+    pub scale_down_unneeded_time: Option<String>,
+    pub scale_down_delay_after_add: Option<String>,
 }
 
 /// `[cluster.placement]` or `app.deployment.services.NAME.placement`.

@@ -160,6 +160,13 @@ pub(super) fn unique_name(
 pub fn validate(raw: RawScenario, file: &Path, custom: &super::CustomNames) -> Checked<Scenario> {
     let run = validate_run(&raw.run)?;
     let cluster = super::cluster::validate_cluster(&raw.cluster, &custom.placement)?;
+    let cluster_autoscaler = match &raw.cluster.autoscaler {
+        Some(raw_autoscaler) => Some(super::cluster_autoscaling::validate_cluster_autoscaler(
+            raw_autoscaler,
+            &cluster,
+        )?),
+        None => None,
+    };
     let raw_app = require(
         raw.app,
         "app",
@@ -191,6 +198,7 @@ pub fn validate(raw: RawScenario, file: &Path, custom: &super::CustomNames) -> C
         cluster,
         app,
         workload,
+        cluster_autoscaler,
     })
 }
 
