@@ -178,3 +178,47 @@ fn without_spare_capacity_a_node_boots_first_and_absorption_takes_longer() {
         );
     }
 }
+
+const ML_INFERENCE: &str = "scenarios/ml-inference.toml";
+
+fn run_ml(overrides: &[&str]) -> ReplicationResult {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let loaded =
+        scenario::load(Path::new(ML_INFERENCE), &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let mut results = run_replications(&loaded.scenario, Some(1), &|_, _| {}).unwrap();
+    results.remove(0)
+}
+
+#[test]
+fn the_image_pull_dominates_a_model_servers_scale_out_and_a_cached_image_cuts_it() {
+    let pulled = run_ml(&[]);
+    let new_tasks: Vec<&ScalingRow> = pulled
+        .scaling
+        .iter()
+        .filter(|row| row.healthy.is_some())
+        .collect();
+    assert!(!new_tasks.is_empty());
+    for row in &new_tasks {
+        let pull = seconds(row.pulled) - seconds(row.placed);
+        let start = seconds(row.running) - seconds(row.pulled);
+        let boot = match (row.node_requested, row.node_ready) {
+            (Some(requested), Some(ready)) => (ready - requested).as_secs_f64(),
+            _ => 0.0,
+        };
+        assert!(
+            pull > boot + start,
+            "pull {pull} s vs boot {boot} s + start {start} s"
+        );
+    }
+    let cached = run_ml(&["cluster.node_groups.gpu.cached_images=[\"inference\"]"]);
+    for row in cached.scaling.iter().filter(|row| row.healthy.is_some()) {
+        assert_eq!(row.pulled, row.placed, "a cached image needs no pull");
+    }
+    let (slow, fast) = (
+        pulled.cluster.time_to_capacity_p50_s,
+        cached.cluster.time_to_capacity_p50_s,
+    );
+    // 12 GB at 80 MB/s is 150 s of pull saved.
+    assert!(slow - fast > 100.0, "time to capacity {slow} s vs {fast} s");
+    assert!(cached.classes[0].failed < pulled.classes[0].failed);
+}

@@ -55,6 +55,9 @@ pub struct NodeGroupSpec {
     pub provision_time: Distribution,
     /// Time from the start of booting until the node accepts tasks.
     pub boot_time: Distribution,
+    /// Components whose images every node of the group has from the start (baked into the machine
+    /// image, or pre-pulled by a daemon).
+    pub cached_images: Vec<String>,
 }
 
 /// Fargate settings.

@@ -90,6 +90,7 @@ impl World<'_> {
             self.nodes.push(NodeRuntime {
                 launched: now,
                 autoscaled: true,
+                cached_images: self.baked_images(group),
                 ..NodeRuntime::default()
             });
             self.log(now, "node_provisioning", &node_name, detail);

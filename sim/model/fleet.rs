@@ -31,9 +31,11 @@ impl World<'_> {
             NodeLifecycle::Ready
         };
         for node in cluster.initial_nodes(lifecycle) {
+            let group = node.group;
             let index = self.cluster.add_node(node);
             self.nodes.push(NodeRuntime {
                 ready: (!cold).then_some(SimTime::ZERO),
+                cached_images: self.baked_images(group),
                 ..NodeRuntime::default()
             });
             let state = &self.cluster.nodes()[index];
@@ -90,6 +92,17 @@ impl World<'_> {
                 self.pending_tasks.push_back(task);
             }
         }
+    }
+
+    /// The images (service indices) a node of `group` has from the start.
+    pub(super) fn baked_images(&self, group: usize) -> std::collections::BTreeSet<u16> {
+        let app = &self.scenario.app;
+        self.scenario.cluster.node_groups[group]
+            .cached_images
+            .iter()
+            .filter_map(|name| app.components.iter().position(|c| &c.name == name))
+            .map(|component| app.service_of_component[component] as u16)
+            .collect()
     }
 
     /// The provisioning time of node `index` of `group`.

@@ -396,6 +396,7 @@ pub(super) fn validate_cluster(
                     defaults::NODE_BOOT_TIME_CV,
                 )
             })?,
+            cached_images: group.cached_images.clone().unwrap_or_default(),
         });
     }
     let fargate = {
@@ -617,6 +618,18 @@ fn larger_instance_help(service: &ServiceSpec) -> String {
 /// pending at run time instead. On EC2, every `memberOf` constraint a service is placed with must
 /// also admit some node group that can run it: otherwise its tasks could never be placed.
 pub(super) fn check_tasks_fit(cluster: &ClusterSpec, app: &AppSpec) -> Checked<()> {
+    let component_names: Vec<&str> = app.components.iter().map(|c| c.name.as_str()).collect();
+    for (group_index, group) in cluster.node_groups.iter().enumerate() {
+        for (index, name) in group.cached_images.iter().enumerate() {
+            if !component_names.contains(&name.as_str()) {
+                return Err(Problem::new(
+                    format!("cluster.node_groups[{group_index}].cached_images[{index}]"),
+                    format!("unknown component `{name}`"),
+                )
+                .with_help(did_you_mean(name, &component_names)));
+            }
+        }
+    }
     for service in &app.services {
         match cluster.launch_type {
             LaunchType::Fargate => check_fargate_task(cluster, app, service)?,

@@ -126,6 +126,7 @@ pub struct RawNodeGroup {
     pub attributes: BTreeMap<String, String>,
     pub provision_time: Option<RawDistribution>,
     pub boot_time: Option<RawDistribution>,
+    pub cached_images: Option<Vec<String>>,
 }
 
 /// `[cluster.fargate]`.
