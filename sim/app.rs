@@ -176,6 +176,8 @@ pub struct AppSpec {
     pub services: Vec<ServiceSpec>,
     /// For each component, the index of the service that holds it.
     pub service_of_component: Vec<usize>,
+    /// Rolling deployments, in time order.
+    pub rollouts: Vec<RolloutSpec>,
 }
 
 impl AppSpec {
@@ -243,5 +245,140 @@ impl AppSpec {
                 None
             }
         })
+    }
+}
+
+/// What changes when a service moves to a new version.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionSpec {
+    /// Its image size, in bytes (a new image is pulled anew).
+    pub image_bytes: u64,
+    /// Multiplier on every component's service time (1 = unchanged).
+    pub slowdown: f64,
+    /// Fraction of calls its tasks answer with an error at once.
+    pub error_rate: f64,
+    /// True when its tasks never pass their health check (a bad deploy).
+    pub fails_health_check: bool,
+}
+
+/// A task count given as a percent of the desired count or as a number.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Amount {
+    /// Percent of the desired count.
+    Percent(f64),
+    /// Tasks.
+    Count(u32),
+}
+
+/// How old tasks give way to new ones.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RolloutStrategy {
+    /// ECS rolling update: healthy tasks stay ≥ ⌈desired × minimum_healthy_percent⌉, all tasks
+    /// ≤ ⌊desired × maximum_percent⌋.
+    Ecs {
+        /// minimumHealthyPercent (default 100).
+        minimum_healthy_percent: u32,
+        /// maximumPercent (default 200).
+        maximum_percent: u32,
+    },
+    /// Kubernetes Deployment RollingUpdate: maxSurge (rounded up), maxUnavailable (rounded down).
+    Kubernetes {
+        /// Extra pods allowed (default 25 %).
+        max_surge: Amount,
+        /// Pods that may be unavailable (default 25 %).
+        max_unavailable: Amount,
+    },
+}
+
+impl RolloutStrategy {
+    /// (fewest healthy tasks, most tasks in all) for `desired` tasks.
+    pub fn bounds(&self, desired: u32) -> (u32, u32) {
+        let of = |amount: Amount, round_up: bool| match amount {
+            Amount::Count(count) => count,
+            Amount::Percent(percent) => {
+                let exact = f64::from(desired) * percent / 100.0;
+                (if round_up {
+                    exact.ceil()
+                } else {
+                    exact.floor()
+                }) as u32
+            }
+        };
+        match *self {
+            RolloutStrategy::Ecs {
+                minimum_healthy_percent,
+                maximum_percent,
+            } => (
+                of(Amount::Percent(f64::from(minimum_healthy_percent)), true),
+                of(Amount::Percent(f64::from(maximum_percent)), false),
+            ),
+            RolloutStrategy::Kubernetes {
+                max_surge,
+                max_unavailable,
+            } => {
+                let surge = of(max_surge, true);
+                let mut unavailable = of(max_unavailable, false);
+                if surge == 0 && unavailable == 0 {
+                    unavailable = 1;
+                }
+                (desired.saturating_sub(unavailable), desired + surge)
+            }
+        }
+    }
+}
+
+/// A rolling deployment: at `at`, `service` moves to a new version.
+#[derive(Debug, Clone, Serialize)]
+pub struct RolloutSpec {
+    /// Index of the service.
+    pub service: usize,
+    /// When it starts.
+    pub at: SimDuration,
+    /// The new version.
+    pub version: VersionSpec,
+    /// How tasks are replaced.
+    pub strategy: RolloutStrategy,
+    /// ECS deployment circuit breaker: fail the deployment after too many failed new tasks.
+    pub circuit_breaker: bool,
+    /// Roll back to the previous version when the circuit breaker trips.
+    pub rollback: bool,
+}
+
+#[cfg(test)]
+mod rollout_tests {
+    use super::*;
+
+    /// (strategy, desired) → (min healthy, max total), per the ECS and Kubernetes docs.
+    #[test]
+    fn rollout_bounds_round_as_documented() {
+        let ecs = |min, max| RolloutStrategy::Ecs {
+            minimum_healthy_percent: min,
+            maximum_percent: max,
+        };
+        let k8s = |surge, unavailable| RolloutStrategy::Kubernetes {
+            max_surge: surge,
+            max_unavailable: unavailable,
+        };
+        let table = [
+            (ecs(100, 200), 4, (4, 8)),
+            (ecs(50, 100), 4, (2, 4)), // "desired 4 at min 50 % → may stop 2 before starting 2"
+            (ecs(50, 150), 3, (2, 4)), // min rounds up, max rounds down
+            (
+                k8s(Amount::Percent(25.0), Amount::Percent(25.0)),
+                10,
+                (8, 13),
+            ), // surge 2.5 → 3, unavailable 2.5 → 2
+            (k8s(Amount::Count(0), Amount::Count(0)), 3, (2, 3)),
+            (k8s(Amount::Count(1), Amount::Count(0)), 3, (3, 4)),
+        ];
+        for (strategy, desired, expected) in table {
+            assert_eq!(
+                strategy.bounds(desired),
+                expected,
+                "{strategy:?} at {desired}"
+            );
+        }
     }
 }

@@ -19,8 +19,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a scenario and write summary.csv, timeseries.csv, events.csv, placement.csv, scaling.csv
-    /// and manifest.json.
+    /// Run a scenario and write summary.csv, timeseries.csv, events.csv, placement.csv, scaling.csv,
+    /// deployments.csv and manifest.json.
     Run {
         /// The scenario file (TOML).
         scenario: PathBuf,
@@ -194,6 +194,7 @@ fn run(
         ("events.csv", report::events_csv(&results)),
         ("placement.csv", report::placement_csv(&results)),
         ("scaling.csv", report::scaling_csv(&results)),
+        ("deployments.csv", report::deployments_csv(&results)),
         (
             "manifest.json",
             report::manifest_json(file, loaded, &results),
@@ -278,6 +279,13 @@ fn describe(loaded: &Loaded) -> String {
             service.balancer.name(),
             members.join(", ")
         );
+        if let Some(scaling) = &service.scaling {
+            let _ = writeln!(
+                out,
+                "    autoscaling: {} (datapoints published {} late)",
+                scaling.autoscaler, scaling.publish_delay
+            );
+        }
     }
     for class in &app.classes {
         let calls = class.tree.nodes.len() - 1;

@@ -17,17 +17,24 @@ pub enum FailReason {
     Rejected,
     /// The called service had no replica to serve it.
     NoReplica,
+    /// The serving task's version answered with an error.
+    Error,
 }
 
 impl FailReason {
     /// Every reason, in column order.
-    pub const ALL: [FailReason; 2] = [FailReason::Rejected, FailReason::NoReplica];
+    pub const ALL: [FailReason; 3] = [
+        FailReason::Rejected,
+        FailReason::NoReplica,
+        FailReason::Error,
+    ];
 
     /// The name used in columns and events.
     pub fn name(self) -> &'static str {
         match self {
             FailReason::Rejected => "rejected",
             FailReason::NoReplica => "no_replica",
+            FailReason::Error => "error",
         }
     }
 }
@@ -202,6 +209,8 @@ pub struct ClassSummary {
     pub failed_rejected: u64,
     /// Of those, failed because a service had no replica.
     pub failed_no_replica: u64,
+    /// Of those, failed because a task answered with an error.
+    pub failed_error: u64,
     /// Of those, still in flight when the run ended.
     pub in_flight: u64,
     /// Completions per second of measured time.
@@ -260,6 +269,7 @@ impl ClassSummary {
             failed,
             failed_rejected: stats.failed_for(FailReason::Rejected),
             failed_no_replica: stats.failed_for(FailReason::NoReplica),
+            failed_error: stats.failed_for(FailReason::Error),
             in_flight: offered - stats.completed() - failed,
             throughput_rps: stats.completed() as f64 / measured.as_secs_f64(),
             latency_mean_ms: stats.mean_ms(),

@@ -8,7 +8,7 @@ use std::io;
 use std::path::Path;
 
 /// The `summary.csv` columns, in order (part of the public contract).
-pub const SUMMARY_COLUMNS: [&str; 44] = [
+pub const SUMMARY_COLUMNS: [&str; 46] = [
     "replication",
     "class",
     "offered",
@@ -16,6 +16,7 @@ pub const SUMMARY_COLUMNS: [&str; 44] = [
     "failed",
     "failed_rejected",
     "failed_no_replica",
+    "failed_error",
     "in_flight",
     "throughput_rps",
     "latency_mean_ms",
@@ -53,6 +54,7 @@ pub const SUMMARY_COLUMNS: [&str; 44] = [
     "scale_ins",
     "time_to_capacity_p50_s",
     "time_to_capacity_p95_s",
+    "spike_cost_usd",
 ];
 
 /// Formats a float for CSV: empty for NaN, at most 6 decimals, no trailing zeros.
@@ -98,6 +100,7 @@ pub fn summary_csv(results: &[ReplicationResult]) -> Vec<u8> {
                 row.failed.to_string(),
                 row.failed_rejected.to_string(),
                 row.failed_no_replica.to_string(),
+                row.failed_error.to_string(),
                 row.in_flight.to_string(),
                 format_float(row.throughput_rps),
                 format_float(row.latency_mean_ms),
@@ -135,6 +138,7 @@ pub fn summary_csv(results: &[ReplicationResult]) -> Vec<u8> {
                 cluster.scale_ins.to_string(),
                 format_float(cluster.time_to_capacity_p50_s),
                 format_float(cluster.time_to_capacity_p95_s),
+                format_float(cluster.spike_cost_usd),
             ]
         })
     });
@@ -282,6 +286,94 @@ pub fn scaling_csv(results: &[ReplicationResult]) -> Vec<u8> {
     csv_bytes(&SCALING_COLUMNS, rows)
 }
 
+/// The `deployments.csv` columns, in order.
+pub const DEPLOYMENT_COLUMNS: [&str; 16] = [
+    "replication",
+    "rollout",
+    "service",
+    "strategy",
+    "started_s",
+    "finished_s",
+    "duration_s",
+    "outcome",
+    "desired",
+    "min_healthy_tasks",
+    "capacity_dip",
+    "new_tasks_started",
+    "new_tasks_failed",
+    "failed_requests_during",
+    "latency_p99_max_ms_during",
+    "latency_p99_before_ms",
+];
+
+/// `deployments.csv`: one row per rolling deployment with its duration, capacity dip and effect on
+/// requests (from the `all` time series over the deployment's window and the interval before it).
+pub fn deployments_csv(results: &[ReplicationResult]) -> Vec<u8> {
+    let rows = results.iter().flat_map(|result| {
+        result.rollouts.iter().map(move |rollout| {
+            let start = rollout.started.as_secs_f64();
+            let end = rollout.finished.map_or(f64::INFINITY, |t| t.as_secs_f64());
+            let series = |metric: &'static str| {
+                result
+                    .timeseries
+                    .iter()
+                    .filter(move |row| row.subject == "all" && row.metric == metric)
+            };
+            let interval = {
+                let times: Vec<f64> = series("failed_rps").map(|row| row.time_s).take(2).collect();
+                if times.len() == 2 {
+                    times[1] - times[0]
+                } else {
+                    times.first().copied().unwrap_or(0.0)
+                }
+            };
+            // Intervals overlapping the window [start, end]: those ending after start and starting before end.
+            let during =
+                |row: &&crate::model::SeriesRow| row.time_s > start && row.time_s - interval < end;
+            let failed: f64 = series("failed_rps")
+                .filter(during)
+                .map(|row| row.value * interval)
+                .sum();
+            let p99_max = series("latency_p99_ms")
+                .filter(during)
+                .map(|row| row.value)
+                .filter(|v| v.is_finite())
+                .fold(f64::NAN, f64::max);
+            let p99_before = series("latency_p99_ms")
+                .rfind(|row| row.time_s <= start)
+                .map_or(f64::NAN, |row| row.value);
+            let dip = if rollout.desired == 0 {
+                f64::NAN
+            } else {
+                1.0 - f64::from(rollout.min_healthy_tasks) / f64::from(rollout.desired)
+            };
+            vec![
+                result.replication.to_string(),
+                rollout.rollout.to_string(),
+                rollout.service.clone(),
+                rollout.strategy.to_string(),
+                format_float(start),
+                rollout
+                    .finished
+                    .map_or(String::new(), |t| format_float(t.as_secs_f64())),
+                rollout
+                    .finished
+                    .map_or(String::new(), |t| format_float(t.as_secs_f64() - start)),
+                rollout.outcome.to_string(),
+                rollout.desired.to_string(),
+                rollout.min_healthy_tasks.to_string(),
+                format_float(dip.max(0.0)),
+                rollout.new_tasks_started.to_string(),
+                rollout.new_tasks_failed.to_string(),
+                format_float(failed.round()),
+                format_float(p99_max),
+                format_float(p99_before),
+            ]
+        })
+    });
+    csv_bytes(&DEPLOYMENT_COLUMNS, rows)
+}
+
 /// `events.csv`: the event log.
 pub fn events_csv(results: &[ReplicationResult]) -> Vec<u8> {
     let rows = results.iter().flat_map(|result| {
@@ -326,7 +418,7 @@ pub fn manifest_json(
         "overrides": loaded.overrides,
         "seed": loaded.scenario.run.seed,
         "replications": replications,
-        "files": ["summary.csv", "timeseries.csv", "events.csv", "placement.csv", "scaling.csv"],
+        "files": ["summary.csv", "timeseries.csv", "events.csv", "placement.csv", "scaling.csv", "deployments.csv"],
         "scenario": loaded.scenario,
     });
     let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest is plain data");

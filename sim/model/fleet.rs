@@ -81,7 +81,7 @@ impl World<'_> {
             if self.try_place(task, now) {
                 let task_state = &self.tasks[task as usize];
                 if task_state.node != NONE {
-                    let image = task_state.service;
+                    let image = image_key(task_state.service, task_state.version);
                     self.nodes[task_state.node as usize]
                         .cached_images
                         .insert(image);
@@ -95,13 +95,13 @@ impl World<'_> {
     }
 
     /// The images (service indices) a node of `group` has from the start.
-    pub(super) fn baked_images(&self, group: usize) -> std::collections::BTreeSet<u16> {
+    pub(super) fn baked_images(&self, group: usize) -> std::collections::BTreeSet<u32> {
         let app = &self.scenario.app;
         self.scenario.cluster.node_groups[group]
             .cached_images
             .iter()
             .filter_map(|name| app.components.iter().position(|c| &c.name == name))
-            .map(|component| app.service_of_component[component] as u16)
+            .map(|component| image_key(app.service_of_component[component] as u16, 0))
             .collect()
     }
 
@@ -127,14 +127,16 @@ impl World<'_> {
     }
 
     /// Adds a pending task (and its replica) for `service`.
-    fn create_task(&mut self, service: usize, now: SimTime) -> u32 {
+    pub(super) fn create_task(&mut self, service: usize, now: SimTime) -> u32 {
         let spec = &self.scenario.app.services[service];
         let index = self.tasks.len() as u32;
         let ordinal = self.services[service].next_ordinal;
         self.services[service].next_ordinal += 1;
         let name = format!("{}/{ordinal}", spec.name);
+        let version = self.services[service].version;
         self.tasks.push(Task {
             service: service as u16,
+            version,
             ordinal,
             name,
             phase: TaskPhase::Pending,
@@ -176,6 +178,10 @@ impl World<'_> {
     ) {
         let now = queue.now();
         self.services[service].desired = desired;
+        if self.services[service].rollout.is_some() {
+            self.reconcile_rollout(service, queue);
+            return;
+        }
         while self.services[service].live < desired {
             self.create_task(service, now);
         }
@@ -237,6 +243,9 @@ impl World<'_> {
     /// finishes what it has first.
     pub(super) fn stop_task(&mut self, task: u32, now: SimTime, queue: &mut EventQueue<Event>) {
         let phase = self.tasks[task as usize].phase;
+        if !phase.is_live() {
+            return;
+        }
         let service = self.tasks[task as usize].service as usize;
         self.services[service].live -= 1;
         let subject = self.tasks[task as usize].name.clone();
@@ -311,10 +320,11 @@ impl World<'_> {
         }
         self.log(now, "task_stopped", &subject, String::new());
         self.place_pending(queue);
+        self.reconcile_rollout(service, queue);
     }
 
     /// Tries to place every pending task, in arrival order; those that fit nowhere stay pending.
-    fn place_pending(&mut self, queue: &mut EventQueue<Event>) {
+    pub(super) fn place_pending(&mut self, queue: &mut EventQueue<Event>) {
         let now = queue.now();
         let waiting: Vec<u32> = self.pending_tasks.drain(..).collect();
         for task in waiting {
@@ -421,8 +431,9 @@ impl World<'_> {
             return;
         }
         let node = state.node as usize;
-        let image = state.service;
-        let image_bytes = self.scenario.app.services[image as usize].image_bytes;
+        let image = image_key(state.service, state.version);
+        let image_bytes =
+            self.services[state.service as usize].versions[state.version as usize].image_bytes;
         let subject = state.name.clone();
         if self.nodes[node].cached_images.contains(&image) {
             self.log(
@@ -523,7 +534,8 @@ impl World<'_> {
         }
         let now = queue.now();
         let service = self.tasks[task as usize].service as usize;
-        let image_bytes = self.scenario.app.services[service].image_bytes;
+        let version = self.tasks[task as usize].version as usize;
+        let image_bytes = self.services[service].versions[version].image_bytes;
         let state = &mut self.tasks[task as usize];
         state.phase = TaskPhase::Pulling;
         state.billed_from = Some(now);
@@ -573,10 +585,15 @@ impl World<'_> {
         self.tasks[task as usize].running = Some(now);
         let subject = self.tasks[task as usize].name.clone();
         self.log(now, "task_running", &subject, String::new());
-        queue.schedule_in(
-            self.scenario.cluster.tasks.health_check_grace,
-            Event::TaskHealthy { task },
-        );
+        let state = &self.tasks[task as usize];
+        let fails = self.services[state.service as usize].versions[state.version as usize]
+            .fails_health_check;
+        let event = if fails {
+            Event::TaskUnhealthy { task }
+        } else {
+            Event::TaskHealthy { task }
+        };
+        queue.schedule_in(self.scenario.cluster.tasks.health_check_grace, event);
     }
 
     /// The task passed its health checks: the balancer may send it traffic.
@@ -618,4 +635,9 @@ impl World<'_> {
         self.log(queue.now(), "node_ready", &name, String::new());
         self.place_pending(queue);
     }
+}
+
+/// The cache key of a service's image at a version.
+pub(super) fn image_key(service: u16, version: u16) -> u32 {
+    u32::from(service) | (u32::from(version) << 16)
 }

@@ -7,11 +7,14 @@ mod cluster_scaling;
 mod fleet;
 mod observe;
 mod requests;
+mod rollouts;
 mod scaling;
 
 pub use observe::{ClusterSummary, PlacementRow};
+pub use rollouts::RolloutResult;
 pub use scaling::{ScaleAction, ScalingRow};
 
+use crate::app::VersionSpec;
 use crate::cluster::catalog::FargateSize;
 use crate::cluster::state::ClusterState;
 use crate::engine::{EventId, EventQueue, Handler};
@@ -63,6 +66,10 @@ enum Event {
     AutoscalerEvaluates { service: u32 },
     /// The cluster autoscaler evaluates.
     ClusterAutoscalerEvaluates,
+    /// A rolling deployment starts.
+    RolloutStarts { rollout: u32 },
+    /// A task of a version that fails its health check is found unhealthy.
+    TaskUnhealthy { task: u32 },
     /// A metrics interval ends.
     Sample,
     /// The warmup ends: summaries start counting.
@@ -141,6 +148,8 @@ impl TaskPhase {
 #[derive(Debug, Clone)]
 struct Task {
     service: u16,
+    /// Its service's version (0 = as deployed at the start).
+    version: u16,
     /// The task's number within its service.
     ordinal: u32,
     /// `service/ordinal`, for events.
@@ -175,7 +184,8 @@ struct Task {
 /// An image pull in progress on a node, shared bandwidth among all of the node's pulls.
 #[derive(Debug, Clone)]
 struct ActivePull {
-    image: u16,
+    /// Service index in the low 16 bits, version above.
+    image: u32,
     remaining_bytes: f64,
     /// Tasks waiting for this image on this node.
     waiters: Vec<u32>,
@@ -187,7 +197,7 @@ struct NodeRuntime {
     pulls: Vec<ActivePull>,
     pulls_updated: SimTime,
     next_pull_event: Option<EventId>,
-    cached_images: BTreeSet<u16>,
+    cached_images: BTreeSet<u32>,
     launched: SimTime,
     /// When it became ready, if it has.
     ready: Option<SimTime>,
@@ -217,6 +227,15 @@ struct Service {
     /// Its autoscaler, if any, and the metric pipeline feeding it.
     autoscaler: Option<Box<dyn ServiceAutoscaler>>,
     metrics: scaling::MetricPipeline,
+    /// Its versions: 0 as deployed at the start, then one per rollout.
+    versions: Vec<VersionSpec>,
+    /// The version new tasks get.
+    version: u16,
+    /// The rolling deployment in progress, if any.
+    rollout: Option<rollouts::ActiveRollout>,
+    /// Re-entrancy guard of the rollout reconciler, and whether it must run again.
+    reconciling: bool,
+    reconcile_again: bool,
     /// Tasks the service scheduler keeps running.
     desired: u32,
     /// Live tasks (not stopping or stopped).
@@ -286,6 +305,8 @@ pub struct ReplicationResult {
     pub placement: Vec<PlacementRow>,
     /// Scale actions and the tasks they started, for `scaling.csv`.
     pub scaling: Vec<ScalingRow>,
+    /// Rolling deployments, for `deployments.csv`.
+    pub rollouts: Vec<RolloutResult>,
     /// Request accounting over the whole run.
     pub conservation: Conservation,
     /// An order-independent digest of every request's arrival time, class and drawn service demands:
@@ -303,6 +324,7 @@ struct World<'s> {
     mix: ClassMix,
     demand_key: u64,
     branch_key: u64,
+    error_key: u64,
     lifecycle_key: u64,
     next_request_id: u64,
     requests: Vec<Request>,
@@ -334,6 +356,7 @@ struct World<'s> {
     placement_rows: Vec<PlacementRow>,
     scale_actions: Vec<ScaleAction>,
     cluster_autoscaler: Option<Box<dyn ClusterAutoscaler>>,
+    rollout_results: Vec<RolloutResult>,
     /// Per class, each metrics interval's end and whether the class broke its SLO in it.
     slo_intervals: Vec<Vec<(SimTime, bool)>>,
 }
@@ -355,7 +378,11 @@ impl Handler<Event> for World<'_> {
             Event::FargateCapacityReady { task } => self.on_fargate_capacity(task, queue),
             Event::FargatePullDone { task } => self.start_container(task, queue),
             Event::TaskRunning { task } => self.on_task_running(task, queue),
-            Event::TaskHealthy { task } => self.on_task_healthy(task, queue.now()),
+            Event::TaskHealthy { task } => {
+                self.on_task_healthy(task, queue.now());
+                let service = self.tasks[task as usize].service as usize;
+                self.reconcile_rollout(service, queue);
+            }
             Event::MetricPeriodEnd { service } => {
                 self.on_metric_period_end(service as usize, queue)
             }
@@ -364,6 +391,8 @@ impl Handler<Event> for World<'_> {
                 self.on_autoscaler_evaluates(service as usize, queue)
             }
             Event::ClusterAutoscalerEvaluates => self.on_cluster_autoscaler_evaluates(queue),
+            Event::RolloutStarts { rollout } => self.on_rollout_starts(rollout as usize, queue),
+            Event::TaskUnhealthy { task } => self.on_task_unhealthy(task, queue),
             Event::Sample => self.on_sample(queue),
             Event::WarmupEnd => self.log(queue.now(), "warmup_end", "run", String::new()),
         }
@@ -402,6 +431,16 @@ impl<'s> World<'s> {
                     None => None,
                 },
                 metrics: scaling::MetricPipeline::default(),
+                versions: vec![VersionSpec {
+                    image_bytes: spec.image_bytes,
+                    slowdown: 1.0,
+                    error_rate: 0.0,
+                    fails_health_check: false,
+                }],
+                version: 0,
+                rollout: None,
+                reconciling: false,
+                reconcile_again: false,
                 desired: match spec.scaling.as_ref().and_then(|s| s.autoscaler.bounds()) {
                     Some((min, max)) => spec.replicas.clamp(min, max),
                     None => spec.replicas,
@@ -424,6 +463,7 @@ impl<'s> World<'s> {
             ),
             demand_key: rng::stream_key(seed, replication, "demand"),
             branch_key: rng::stream_key(seed, replication, "branch"),
+            error_key: rng::stream_key(seed, replication, "error"),
             lifecycle_key: rng::stream_key(seed, replication, "lifecycle"),
             next_request_id: 0,
             requests: Vec::new(),
@@ -454,6 +494,7 @@ impl<'s> World<'s> {
                 .cluster_autoscaler
                 .as_ref()
                 .map(|spec| spec.build()),
+            rollout_results: Vec::new(),
             slo_intervals: vec![Vec::new(); class_count],
         })
     }
@@ -484,6 +525,7 @@ impl<'s> World<'s> {
         self.start_fleet(queue);
         self.start_scaling(queue);
         self.start_cluster_scaling(queue);
+        self.start_rollouts(queue);
         if let Some(first) = self
             .arrivals
             .next_arrival(&self.scenario.workload, self.end)

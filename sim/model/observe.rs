@@ -82,6 +82,9 @@ pub struct ClusterSummary {
     pub time_to_capacity_p50_s: f64,
     /// 95th percentile of that time, seconds.
     pub time_to_capacity_p95_s: f64,
+    /// With a spike profile: dollars spent from the spike's start to the end of the run beyond what
+    /// the pre-spike spending rate would have cost (scale-in lag included); NaN without a spike.
+    pub spike_cost_usd: f64,
 }
 
 /// Percentile (0–100) of durations in nanoseconds, in seconds (nearest rank); NaN when empty.
@@ -373,11 +376,13 @@ impl World<'_> {
                     } else {
                         0.0
                     };
+                    // Billing ends when the task stops.
+                    let end = task.stopped.unwrap_or(now).min(now);
                     Some(fargate_task_cost(
                         size,
                         os,
                         cluster.fargate.arch,
-                        (now - start).as_secs_f64(),
+                        end.saturating_since(start).as_secs_f64(),
                         discount,
                     ))
                 })
@@ -401,6 +406,23 @@ impl World<'_> {
         }
     }
 
+    /// Extra dollars a spike cost: spending after its start beyond the pre-spike rate.
+    fn spike_cost(&self) -> f64 {
+        let crate::workload::RateProfile::Spike { start, .. } = self.scenario.workload.profile
+        else {
+            return f64::NAN;
+        };
+        let start = SimTime::ZERO + start;
+        let baseline_from = SimTime::ZERO + self.scenario.run.warmup.min(start - SimTime::ZERO);
+        if start <= baseline_from {
+            return f64::NAN;
+        }
+        let rate = (self.cost_until(start) - self.cost_until(baseline_from))
+            / (start - baseline_from).as_secs_f64();
+        let after = self.cost_until(self.end) - self.cost_until(start);
+        after - rate * (self.end - start).as_secs_f64()
+    }
+
     fn cluster_summary(&self) -> ClusterSummary {
         let services = &self.scenario.app.services;
         let nodes = self.cluster.nodes();
@@ -410,7 +432,7 @@ impl World<'_> {
             .collect();
         // Lower bound over every task (placed or pending), with the largest node per dimension.
         let (mut total_cpu, mut total_memory) = (0u64, 0u64);
-        for task in &self.tasks {
+        for task in self.tasks.iter().filter(|task| task.phase.is_live()) {
             let spec = &services[task.service as usize];
             total_cpu += spec.cpu_millis;
             total_memory += spec.memory_bytes;
@@ -518,6 +540,7 @@ impl World<'_> {
                 .count() as u64,
             time_to_capacity_p50_s: percentile_s(&self.times_to_capacity(), 50.0),
             time_to_capacity_p95_s: percentile_s(&self.times_to_capacity(), 95.0),
+            spike_cost_usd: self.spike_cost(),
         }
     }
 
@@ -592,14 +615,22 @@ impl World<'_> {
             })
             .count();
         all_row.slo_violation_minutes = any_violated as f64 * interval_minutes;
-        all_row.spike_absorption_s = classes
-            .iter()
-            .map(|row| row.spike_absorption_s)
-            .fold(f64::NAN, f64::max);
+        // The slowest class; NaN (never recovered) if any class never recovered from the spike.
+        all_row.spike_absorption_s =
+            if spike_start.is_some() && classes.iter().any(|row| row.spike_absorption_s.is_nan()) {
+                f64::NAN
+            } else {
+                classes
+                    .iter()
+                    .map(|row| row.spike_absorption_s)
+                    .fold(f64::NAN, f64::max)
+            };
         classes.push(all_row);
         let cluster = self.cluster_summary();
         let scaling = self.scaling_rows();
+        let rollouts = self.rollout_results();
         super::ReplicationResult {
+            rollouts,
             replication,
             classes,
             cluster,

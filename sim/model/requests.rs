@@ -5,7 +5,7 @@ use crate::app::CallNode;
 use crate::engine::EventQueue;
 use crate::metrics::{FailReason, LatencyStats};
 use crate::rng::{KeyedRng, combine};
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 
 impl<'s> World<'s> {
     pub(super) fn on_arrival(&mut self, queue: &mut EventQueue<Event>) {
@@ -108,6 +108,19 @@ impl<'s> World<'s> {
             .balancer
             .pick(&service.outstanding, &mut service.balancer_rng);
         let replica_index = service.active[local];
+        let version = &service.versions[self.tasks[replica_index as usize].version as usize];
+        if version.error_rate > 0.0 {
+            let request = self.requests[frame.request as usize].id;
+            let coin = KeyedRng::new(combine(
+                combine(self.error_key, request),
+                u64::from(frame.node),
+            ))
+            .uniform();
+            if coin < version.error_rate {
+                self.fail_frame(frame_index, FailReason::Error, queue);
+                return;
+            }
+        }
         if self.take_worker_or_queue(frame_index, replica_index, queue) {
             self.services[service_index].outstanding[local] += 1;
         } else {
@@ -157,6 +170,15 @@ impl<'s> World<'s> {
             combine(request.id, u64::from(frame.node)),
             demand.as_nanos(),
         ));
+        // The serving task's version may be slower; the drawn demand (the workload) is unchanged.
+        let task = &self.tasks[frame.replica as usize];
+        let slowdown =
+            self.services[task.service as usize].versions[task.version as usize].slowdown;
+        let demand = if slowdown == 1.0 {
+            demand
+        } else {
+            SimDuration::from_secs_f64(demand.as_secs_f64() * slowdown)
+        };
         queue.schedule_in(demand, Event::WorkDone { frame: frame_index });
     }
 

@@ -123,12 +123,17 @@ impl World<'_> {
             published: now + delay,
             value,
         });
-        queue.schedule_in(
-            delay,
-            Event::DatapointPublished {
-                service: service as u32,
-            },
-        );
+        if delay == crate::time::SimDuration::ZERO {
+            // Visible at once, before an evaluation at this same instant.
+            self.on_datapoint_published(service);
+        } else {
+            queue.schedule_in(
+                delay,
+                Event::DatapointPublished {
+                    service: service as u32,
+                },
+            );
+        }
         if now + period <= self.end {
             queue.schedule_in(
                 period,

@@ -6,6 +6,7 @@ mod cluster;
 mod cluster_autoscaling;
 mod placement;
 mod raw;
+mod rollouts;
 pub mod source;
 pub mod units;
 mod validate;

@@ -158,6 +158,27 @@ pub struct RawApp {
     pub classes: Vec<RawClass>,
     #[serde(default)]
     pub deployment: RawDeployment,
+    #[serde(default)]
+    pub rollouts: Vec<RawRollout>,
+}
+
+/// `[[app.rollouts]]`: a rolling deployment of one service to a new version.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRollout {
+    pub service: Option<String>,
+    pub at: Option<String>,
+    pub image_size: Option<String>,
+    pub slowdown: Option<f64>,
+    pub error_rate: Option<f64>,
+    pub fails_health_check: Option<bool>,
+    pub strategy: Option<String>,
+    pub minimum_healthy_percent: Option<u32>,
+    pub maximum_percent: Option<u32>,
+    pub max_surge: Option<NumberOrText>,
+    pub max_unavailable: Option<NumberOrText>,
+    pub circuit_breaker: Option<bool>,
+    pub rollback: Option<bool>,
 }
 
 /// `[[app.components]]`.

@@ -172,7 +172,8 @@ pub fn validate(raw: RawScenario, file: &Path, custom: &super::CustomNames) -> C
         "app",
         "add an [app] table with [[app.components]] and [[app.classes]]",
     )?;
-    let app = validate_app(&raw_app, custom)?;
+    let mut app = validate_app(&raw_app, custom)?;
+    app.rollouts = super::rollouts::validate_rollouts(&raw_app.rollouts, &app, run.duration)?;
     let raw_workload = require(
         raw.workload,
         "workload",
@@ -907,6 +908,19 @@ fn validate_app(raw: &RawApp, custom: &super::CustomNames) -> Checked<AppSpec> {
             },
             (None, None) => None,
         };
+        // A component's own table is checked even where it does not apply (a component sharing a
+        // service uses the service's settings), so a typo never hides behind a deployment mode.
+        for &member in &members {
+            if single_component.is_none()
+                && let Some(raw_scaling) = &raw.components[member].autoscaling
+            {
+                super::autoscaling::validate_autoscaling(
+                    raw_scaling,
+                    &format!("app.components[{member}].autoscaling"),
+                    &custom.autoscale,
+                )?;
+            }
+        }
         services.push(ServiceSpec {
             placement,
             scaling,
@@ -930,6 +944,7 @@ fn validate_app(raw: &RawApp, custom: &super::CustomNames) -> Checked<AppSpec> {
         hop_latency,
         services,
         service_of_component,
+        rollouts: Vec::new(),
     })
 }
 
