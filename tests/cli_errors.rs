@@ -231,6 +231,61 @@ fn bad_set_flags_are_invalid_input_naming_the_flag() {
     );
 }
 
+/// Autoscaling switched or broken from the command line: the message points at the flag.
+#[test]
+fn bad_autoscaling_set_flags_are_located_at_the_flag() {
+    let cases = [
+        (
+            "scenarios/hpa-vs-target-tracking.toml",
+            "app.components.api.autoscaling.policy=hpaa",
+            "did you mean `hpa`",
+        ),
+        (
+            "scenarios/hpa-vs-target-tracking.toml",
+            "app.components.api.autoscaling.target=1.5",
+            "the target must be in (0, 1]",
+        ),
+        (
+            "scenarios/hpa-vs-target-tracking.toml",
+            "app.deployment.services.nosuch.autoscaling.min=3",
+            "no service `nosuch`",
+        ),
+        (
+            "scenarios/flash-crowd.toml",
+            "cluster.autoscaler={ policy = \"capacity_provider\", target_capacity = 150 }",
+            "target capacity must be a percent in [1, 100]; got 150",
+        ),
+        (
+            "scenarios/flash-crowd.toml",
+            "cluster.autoscaler={ policy = \"cluster_autoscaler\", scale_down_utilization_threshold = 50 }",
+            "for 50 % write 0.5",
+        ),
+    ];
+    for (scenario, flag, expected) in cases {
+        let output = fleetsim(&["check", scenario, "--set", flag]);
+        let stderr = stderr_of(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(INVALID_INPUT),
+            "--set {flag}: {stderr}"
+        );
+        assert!(
+            stderr.contains("--set #1 (command line):1:"),
+            "--set {flag}: {stderr}"
+        );
+        assert!(stderr.contains(expected), "--set {flag}: {stderr}");
+        assert!(!stderr.contains("panicked"), "--set {flag}: {stderr}");
+    }
+    // Switching the autoscaler from the command line is valid.
+    let output = fleetsim(&[
+        "check",
+        "scenarios/hpa-vs-target-tracking.toml",
+        "--set",
+        "app.components.api.autoscaling.policy=target_tracking",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+}
+
 #[test]
 fn bad_values_from_run_flags_are_invalid_input() {
     let out = tempfile::tempdir().expect("a temporary directory");

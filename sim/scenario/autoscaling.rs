@@ -3,6 +3,7 @@
 
 use super::raw::{RawAutoscaling, RawStepAlarm};
 use super::source::{Problem, did_you_mean};
+use super::validate::defaults::MAX_REPLICAS;
 use super::validate::{Checked, optional_duration, require};
 use crate::app::ScalingSpec;
 use crate::policy::autoscale::{
@@ -113,13 +114,14 @@ pub(super) fn validate_autoscaling(
     for (key, is_set) in present {
         let allowed = own.contains(&key) || (!is_custom && COMMON.contains(&key));
         if is_set && !allowed {
+            // policy, then the common keys (a custom autoscaler takes only publish_delay), then
+            // the kind's own keys.
             let mut takes: Vec<&str> = if is_custom {
-                Vec::new()
+                vec!["policy", "publish_delay"]
             } else {
-                COMMON[1..].to_vec()
+                COMMON.to_vec()
             };
             takes.extend(own);
-            takes.push("publish_delay");
             return Err(Problem::new(
                 format!("{path}.{key}"),
                 format!("`{key}` does not apply to the {policy} autoscaler"),
@@ -182,6 +184,13 @@ pub(super) fn validate_autoscaling(
             "the value to hold the metric at, e.g. target = 0.6 for cpu_utilization",
         )
     };
+    if u64::from(max) > MAX_REPLICAS {
+        return Err(Problem::new(
+            format!("{path}.max"),
+            format!("max {max} is more tasks than the supported {MAX_REPLICAS} replicas"),
+        )
+        .with_help("use fewer, larger tasks (more workers, cpu and memory each)"));
+    }
     let autoscaler = match policy.as_str() {
         "target_tracking" => {
             let AutoscalerSpec::TargetTracking {
@@ -299,9 +308,17 @@ pub(super) fn validate_autoscaling(
             }
         }
     };
-    autoscaler
-        .validate()
-        .map_err(|(field, message)| Problem::new(format!("{path}.{field}"), message))?;
+    autoscaler.validate().map_err(|(field, message)| {
+        let problem = Problem::new(format!("{path}.{field}"), message);
+        if field == "scale_out" && raw.scale_out.is_none() && raw.scale_in.is_none() {
+            problem.with_help(format!(
+                "add an alarm, e.g. [{path}.scale_out] threshold = 0.7 and \
+                 steps = [{{ lower = 0, adjustment = 2 }}]"
+            ))
+        } else {
+            problem
+        }
+    })?;
     Ok(ScalingSpec {
         autoscaler,
         publish_delay,
@@ -320,11 +337,14 @@ fn step_alarm(raw: &RawStepAlarm, path: &str) -> Checked<StepAlarm> {
             format!("{path}.comparison"),
             format!("unknown comparison `{comparison_text}`"),
         )
-        .with_help(format!("one of: {}", Comparison::SYMBOLS.join(", ")))
+        .with_help(comparison_help(&comparison_text))
     })?;
     if raw.steps.is_empty() {
-        return Err(Problem::new(format!("{path}.steps"), "is empty")
-            .with_help("e.g. steps = [{ lower = 0, adjustment = 2 }]"));
+        return Err(Problem::new(
+            format!("{path}.steps"),
+            "a step-scaling alarm needs at least one step",
+        )
+        .with_help("e.g. steps = [{ lower = 0, adjustment = 2 }]"));
     }
     let steps = raw
         .steps
@@ -343,4 +363,20 @@ fn step_alarm(raw: &RawStepAlarm, path: &str) -> Checked<StepAlarm> {
     alarm.evaluation_periods = raw.evaluation_periods.unwrap_or(1);
     alarm.datapoints_to_alarm = raw.datapoints_to_alarm.unwrap_or(alarm.evaluation_periods);
     Ok(alarm)
+}
+
+/// What to write instead of an unknown comparison: a symbol written backwards (`=>`) is read as the
+/// symbol it was meant to be; otherwise every symbol and CloudWatch name.
+fn comparison_help(text: &str) -> String {
+    let reversed: String = text.trim().chars().rev().collect();
+    let all = format!(
+        "one of: {} (or CloudWatch's GreaterThanThreshold, GreaterThanOrEqualToThreshold, \
+         LessThanThreshold, LessThanOrEqualToThreshold)",
+        Comparison::SYMBOLS.join(", ")
+    );
+    if Comparison::SYMBOLS.contains(&reversed.as_str()) {
+        format!("did you mean `{reversed}`? {all}")
+    } else {
+        all
+    }
 }

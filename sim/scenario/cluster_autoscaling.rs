@@ -3,9 +3,12 @@
 
 use super::raw::RawClusterAutoscaler;
 use super::source::{Problem, did_you_mean};
-use super::validate::{Checked, in_range, optional_duration, require};
+use super::validate::{Checked, optional_duration, require};
 use crate::cluster::{ClusterSpec, LaunchType};
 use crate::policy::cluster_autoscale::ClusterAutoscalerSpec;
+
+/// ECS's bounds of a capacity provider's scaling step sizes (1 to 10,000 instances).
+const MAX_STEP_SIZE: u32 = 10_000;
 
 /// Validates the cluster autoscaler at `cluster.autoscaler` against the validated cluster.
 pub(super) fn validate_cluster_autoscaler(
@@ -78,9 +81,26 @@ pub(super) fn validate_cluster_autoscaler(
             .with_help(format!("the {policy} takes: policy, {}", own.join(", "))));
         }
     }
-    if cluster.launch_type == LaunchType::Fargate || cluster.node_groups.is_empty() {
-        return Err(Problem::new(format!("{path}.policy"), "a cluster autoscaler needs EC2 node groups")
-            .with_help("Fargate needs no cluster scaling; remove [cluster.autoscaler] or use launch_type = \"ec2\" with node groups"));
+    if cluster.launch_type == LaunchType::Fargate {
+        return Err(Problem::new(
+            format!("{path}.policy"),
+            format!(
+                "the cluster's launch_type is fargate: there are no nodes for the {policy} to scale"
+            ),
+        )
+        .with_help(
+            "Fargate needs no cluster scaling (each task gets its own capacity); remove \
+             [cluster.autoscaler], or use launch_type = \"ec2\" with node groups",
+        ));
+    }
+    if cluster.node_groups.is_empty() {
+        return Err(Problem::new(
+            format!("{path}.policy"),
+            format!("the cluster has no node groups for the {policy} to scale"),
+        )
+        .with_help(
+            "add a [[cluster.node_groups]] with min and max, or remove [cluster.autoscaler]",
+        ));
     }
     let positive = |value: &Option<String>, key: &str, default: &str| -> Checked<_> {
         let duration = optional_duration(value, &format!("{path}.{key}"), default)?;
@@ -110,7 +130,13 @@ pub(super) fn validate_cluster_autoscaler(
                 })?,
             };
             let minimum = raw.minimum_scaling_step_size.unwrap_or(1);
-            let maximum = raw.maximum_scaling_step_size.unwrap_or(10_000);
+            let maximum = raw.maximum_scaling_step_size.unwrap_or(MAX_STEP_SIZE);
+            if maximum > MAX_STEP_SIZE {
+                return Err(Problem::new(
+                    format!("{path}.maximum_scaling_step_size"),
+                    format!("must be at most {MAX_STEP_SIZE} (the ECS limit); got {maximum}"),
+                ));
+            }
             if minimum == 0 || minimum > maximum {
                 return Err(Problem::new(
                     format!("{path}.minimum_scaling_step_size"),
@@ -126,13 +152,7 @@ pub(super) fn validate_cluster_autoscaler(
             }
             ClusterAutoscalerSpec::CapacityProvider {
                 node_group,
-                target_capacity: in_range(
-                    raw.target_capacity.unwrap_or(100.0),
-                    &format!("{path}.target_capacity"),
-                    1.0,
-                    100.0,
-                    "target capacity (percent)",
-                )?,
+                target_capacity: target_capacity(raw.target_capacity, path)?,
                 evaluation_period: positive(&raw.evaluation_period, "evaluation_period", "60s")?,
                 scale_in_periods,
                 minimum_scaling_step_size: minimum,
@@ -141,12 +161,9 @@ pub(super) fn validate_cluster_autoscaler(
         }
         _ => ClusterAutoscalerSpec::ClusterAutoscaler {
             scan_interval: positive(&raw.scan_interval, "scan_interval", "10s")?,
-            scale_down_utilization_threshold: in_range(
-                raw.scale_down_utilization_threshold.unwrap_or(0.5),
-                &format!("{path}.scale_down_utilization_threshold"),
-                0.0,
-                1.0,
-                "a utilization threshold",
+            scale_down_utilization_threshold: utilization_threshold(
+                raw.scale_down_utilization_threshold,
+                path,
             )?,
             scale_down_unneeded_time: positive(
                 &raw.scale_down_unneeded_time,
@@ -159,5 +176,52 @@ pub(super) fn validate_cluster_autoscaler(
                 "10m",
             )?,
         },
+    })
+}
+
+/// `target_capacity`: a percent in [1, 100] as ECS accepts it (default 100).
+fn target_capacity(value: Option<f64>, path: &str) -> Checked<f64> {
+    let value = value.unwrap_or(100.0);
+    if value.is_finite() && (1.0..=100.0).contains(&value) {
+        return Ok(value);
+    }
+    let problem = Problem::new(
+        format!("{path}.target_capacity"),
+        format!("target capacity must be a percent in [1, 100]; got {value}"),
+    );
+    Err(if value > 0.0 && value < 1.0 {
+        let percent = (value * 100.0 * 1e6).round() / 1e6;
+        problem.with_help(format!(
+            "it is a percent, not a fraction: for {percent} % write {percent}"
+        ))
+    } else {
+        problem.with_help(
+            "the share of the node group's instances the tasks should use: 100 keeps no spare \
+             instance, 90 about one in ten spare",
+        )
+    })
+}
+
+/// `scale_down_utilization_threshold`: a fraction in [0, 1] (default 0.5).
+fn utilization_threshold(value: Option<f64>, path: &str) -> Checked<f64> {
+    let value = value.unwrap_or(0.5);
+    if value.is_finite() && (0.0..=1.0).contains(&value) {
+        return Ok(value);
+    }
+    let problem = Problem::new(
+        format!("{path}.scale_down_utilization_threshold"),
+        format!("must be a fraction in [0, 1]; got {value}"),
+    );
+    Err(if value > 1.0 && value <= 100.0 {
+        let fraction = (value / 100.0 * 1e9).round() / 1e9;
+        problem.with_help(format!(
+            "it is a fraction of the node's cpu and memory requested, not a percent: for \
+             {value} % write {fraction}"
+        ))
+    } else {
+        problem.with_help(
+            "a node whose tasks request less than this share of its cpu and memory is a \
+             scale-down candidate, e.g. 0.5",
+        )
     })
 }
