@@ -135,9 +135,9 @@ impl Hpa {
         }
     }
 
-    /// The pods ready for the whole period that ends at `period_end`, from the ready count at the
-    /// last sync at or before its start (now's count if there was none); then records `ready_now`.
-    fn ready_throughout(&mut self, now: SimTime, period_end: SimTime, ready_now: u32) -> u32 {
+    /// The pods ready for the whole period that ends at `period_end`: the ready count at the last
+    /// sync at or before its start, capped by `ready_now` (now's count if no sync was that early).
+    fn ready_throughout(&mut self, period_end: SimTime, ready_now: u32) -> u32 {
         let start = SimTime(period_end.0.saturating_sub(self.metric_period.0));
         let before = self
             .ready_history
@@ -149,7 +149,6 @@ impl Hpa {
             }
             None => ready_now,
         };
-        self.ready_history.push((now, ready_now));
         ready
     }
 
@@ -238,6 +237,15 @@ impl ServiceAutoscaler for Hpa {
 
     fn evaluate(&mut self, view: &ScalingView<'_>) -> Option<ScaleDecision> {
         let (now, current) = (view.now, view.desired);
+        // Record the ready count at every sync, also those that decide nothing: a later datapoint's
+        // window must be judged by who was ready then.
+        if self
+            .ready_history
+            .last()
+            .is_none_or(|&(time, _)| time < now)
+        {
+            self.ready_history.push((now, view.ready));
+        }
         if current == 0 {
             return None;
         }
@@ -253,7 +261,7 @@ impl ServiceAutoscaler for Hpa {
             });
         }
         let ready = match view.datapoints.last() {
-            Some(point) => self.ready_throughout(now, point.period_end, view.ready),
+            Some(point) => self.ready_throughout(point.period_end, view.ready),
             None => return None,
         };
         let value = latest_value(view.datapoints)?;
