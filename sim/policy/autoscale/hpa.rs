@@ -142,14 +142,13 @@ impl Hpa {
         let before = self
             .ready_history
             .partition_point(|&(time, _)| time <= start);
-        let ready = match before.checked_sub(1) {
+        match before.checked_sub(1) {
             Some(index) => {
                 self.ready_history.drain(..index);
                 self.ready_history[0].1.min(ready_now)
             }
             None => ready_now,
-        };
-        ready
+        }
     }
 
     /// Stabilizes `proposal` over the recent recommendations, then records it.
