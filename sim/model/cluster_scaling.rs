@@ -2,7 +2,7 @@
 //! it wants, and drains the nodes it removes (their tasks are stopped and rescheduled elsewhere).
 
 use super::{Event, NONE, NodeRuntime, TaskPhase, World};
-use crate::cluster::state::{NodeLifecycle, Resources, TaskRequest};
+use crate::cluster::state::{NodeLifecycle, TaskRequest};
 use crate::engine::EventQueue;
 use crate::policy::cluster_autoscale::{ClusterAction, ClusterScalingView};
 use crate::time::SimTime;
@@ -12,19 +12,6 @@ impl World<'_> {
     pub(super) fn start_cluster_scaling(&mut self, queue: &mut EventQueue<Event>) {
         if let Some(spec) = &self.scenario.cluster_autoscaler {
             queue.schedule_in(spec.interval(), Event::ClusterAutoscalerEvaluates);
-        }
-    }
-
-    fn task_request(&self, service: usize) -> TaskRequest {
-        let spec = &self.scenario.app.services[service];
-        TaskRequest {
-            service,
-            resources: Resources {
-                cpu_millis: spec.cpu_millis,
-                memory_bytes: spec.memory_bytes,
-            },
-            os: spec.os,
-            arch: spec.arch,
         }
     }
 

@@ -94,6 +94,20 @@ impl World<'_> {
         }
     }
 
+    /// What a task of `service` needs from a node.
+    pub(super) fn task_request(&self, service: usize) -> TaskRequest {
+        let spec = &self.scenario.app.services[service];
+        TaskRequest {
+            service,
+            resources: Resources {
+                cpu_millis: spec.cpu_millis,
+                memory_bytes: spec.memory_bytes,
+            },
+            os: spec.os,
+            arch: spec.arch,
+        }
+    }
+
     /// The images (service indices) a node of `group` has from the start.
     pub(super) fn baked_images(&self, group: usize) -> std::collections::BTreeSet<u32> {
         let app = &self.scenario.app;
@@ -307,15 +321,8 @@ impl World<'_> {
         let subject = state.name.clone();
         if state.node != NONE {
             let node = state.node as usize;
-            let spec = &self.scenario.app.services[service];
-            self.cluster.release(
-                node,
-                service,
-                Resources {
-                    cpu_millis: spec.cpu_millis,
-                    memory_bytes: spec.memory_bytes,
-                },
-            );
+            let resources = self.task_request(service).resources;
+            self.cluster.release(node, service, resources);
             self.terminate_if_drained(node, now);
         }
         self.log(now, "task_stopped", &subject, String::new());
@@ -360,15 +367,7 @@ impl World<'_> {
             }
             LaunchType::Ec2 if !cluster.has_nodes() => "capacity not modelled".to_string(),
             LaunchType::Ec2 => {
-                let request = TaskRequest {
-                    service,
-                    resources: Resources {
-                        cpu_millis: spec.cpu_millis,
-                        memory_bytes: spec.memory_bytes,
-                    },
-                    os: spec.os,
-                    arch: spec.arch,
-                };
+                let request = self.task_request(service);
                 let service_state = &mut self.services[service];
                 match service_state.placement.place(
                     &request,

@@ -3,7 +3,7 @@
 
 use super::raw::RawPlacement;
 use super::source::{Problem, did_you_mean};
-use super::validate::{Checked, in_range};
+use super::validate::{Checked, in_range, reject_inapplicable};
 use crate::policy::placement::{
     PlacementSpec, SpreadField, TopologySpread, Unsatisfiable, parse_constraint,
     parse_spread_field, parse_strategy,
@@ -60,20 +60,7 @@ pub(super) fn validate_placement(
         ("balanced_allocation", raw.balanced_allocation.is_some()),
         ("topology_spread", raw.topology_spread.is_some()),
     ];
-    for (key, is_set) in present {
-        if is_set && !allowed.contains(&key) {
-            let takes = if allowed.is_empty() {
-                "no other keys".to_string()
-            } else {
-                allowed.join(", ")
-            };
-            return Err(Problem::new(
-                format!("{path}.{key}"),
-                format!("`{key}` does not apply to the {policy} policy"),
-            )
-            .with_help(format!("the {policy} policy takes: {takes}")));
-        }
-    }
+    reject_inapplicable(path, &format!("the {policy} policy"), &present, allowed)?;
     Ok(match policy {
         "ecs" => {
             let strategies = match &raw.strategy {

@@ -118,6 +118,34 @@ pub(super) fn in_range(value: f64, path: &str, low: f64, high: f64, what: &str) 
     }
 }
 
+/// Rejects a key that is set but does not belong to the chosen kind: `present` lists (key, is set),
+/// `allowed` the kind's keys, `kind` how messages name the kind (e.g. "a spike profile").
+pub(super) fn reject_inapplicable(
+    path: &str,
+    kind: &str,
+    present: &[(&str, bool)],
+    allowed: &[&str],
+) -> Checked<()> {
+    match present
+        .iter()
+        .find(|(key, is_set)| *is_set && !allowed.contains(key))
+    {
+        None => Ok(()),
+        Some((key, _)) => {
+            let takes = if allowed.is_empty() {
+                "no other keys".to_string()
+            } else {
+                allowed.join(", ")
+            };
+            Err(Problem::new(
+                format!("{path}.{key}"),
+                format!("`{key}` does not apply to {kind}"),
+            )
+            .with_help(format!("{kind} takes: {takes}")))
+        }
+    }
+}
+
 /// Names become output subjects and `--set` path segments: letters, digits, `-` and `_`, not all
 /// digits (that would read as an array index).
 pub(super) fn check_name(name: &str, path: &str) -> Checked<()> {
@@ -293,22 +321,12 @@ pub(super) fn validate_distribution(raw: &RawDistribution, path: &str) -> Checke
         ("max", raw.max.is_some()),
         ("values", raw.values.is_some()),
     ];
-    for (key, is_set) in present {
-        if is_set && !allowed.contains(&key) {
-            return Err(Problem::new(
-                format!("{path}.{key}"),
-                format!(
-                    "`{key}` does not apply to {} {kind} distribution",
-                    article(&kind)
-                ),
-            )
-            .with_help(format!(
-                "{} {kind} distribution takes: {}",
-                article(&kind),
-                allowed.join(", ")
-            )));
-        }
-    }
+    reject_inapplicable(
+        path,
+        &format!("{} {kind} distribution", article(&kind)),
+        &present,
+        allowed,
+    )?;
     let duration_key = |key: &str, value: &Option<String>| -> Checked<SimDuration> {
         let key_path = format!("{path}.{key}");
         let text = require(
@@ -1117,20 +1135,7 @@ fn validate_workload(
         ("peak_at", profile.peak_at.is_some()),
         ("file", profile.file.is_some()),
     ];
-    for (key, is_set) in present {
-        if is_set && !allowed.contains(&key) {
-            let takes = if allowed.is_empty() {
-                "no other keys".to_string()
-            } else {
-                allowed.join(", ")
-            };
-            return Err(Problem::new(
-                format!("{path}.{key}"),
-                format!("`{key}` does not apply to a {kind} profile"),
-            )
-            .with_help(format!("a {kind} profile takes: {takes}")));
-        }
-    }
+    reject_inapplicable(path, &format!("a {kind} profile"), &present, allowed)?;
     let profile = match kind.as_str() {
         "constant" => RateProfile::Constant,
         "steps" => RateProfile::Steps {
