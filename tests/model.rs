@@ -23,32 +23,68 @@ fn run(loaded: &Loaded) -> Vec<ReplicationResult> {
     results
 }
 
-fn run_binary(out: &Path, jobs: &str) {
-    let status = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .args(["run", QUICKSTART, "--quiet", "--jobs", jobs, "--out"])
-        .arg(out)
-        .status()
-        .expect("the binary runs");
-    assert!(status.success());
+fn run_binary(scenario: &str, out: &Path, jobs: &str, overrides: &[&str]) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fleetsim"));
+    command
+        .args(["run", scenario, "--quiet", "--jobs", jobs, "--out"])
+        .arg(out);
+    for flag in overrides {
+        command.args(["--set", flag]);
+    }
+    assert!(command.status().expect("the binary runs").success());
+}
+
+const OUTPUT_FILES: [&str; 7] = [
+    "summary.csv",
+    "timeseries.csv",
+    "events.csv",
+    "placement.csv",
+    "scaling.csv",
+    "deployments.csv",
+    "manifest.json",
+];
+
+fn assert_identical_across_thread_counts(scenario: &str, overrides: &[&str]) {
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    run_binary(scenario, first.path(), "1", overrides);
+    run_binary(scenario, second.path(), "2", overrides);
+    for file in OUTPUT_FILES {
+        let a = std::fs::read(first.path().join(file)).unwrap();
+        let b = std::fs::read(second.path().join(file)).unwrap();
+        assert!(!a.is_empty(), "{scenario}: {file} is empty");
+        assert!(
+            a == b,
+            "{scenario}: {file} differs between --jobs 1 and --jobs 2"
+        );
+    }
 }
 
 #[test]
 fn quickstart_outputs_are_byte_identical_across_runs_and_thread_counts() {
-    let first = tempfile::tempdir().unwrap();
-    let second = tempfile::tempdir().unwrap();
-    run_binary(first.path(), "1");
-    run_binary(second.path(), "2");
-    for file in [
-        "summary.csv",
-        "timeseries.csv",
-        "events.csv",
-        "manifest.json",
-    ] {
-        let a = std::fs::read(first.path().join(file)).unwrap();
-        let b = std::fs::read(second.path().join(file)).unwrap();
-        assert!(!a.is_empty(), "{file} is empty");
-        assert!(a == b, "{file} differs between --jobs 1 and --jobs 2");
-    }
+    assert_identical_across_thread_counts(QUICKSTART, &[]);
+}
+
+#[test]
+fn scaling_and_deployment_outputs_are_byte_identical_across_thread_counts() {
+    // Service and cluster autoscaling, node boots, pulls and drains, in two replications.
+    assert_identical_across_thread_counts(
+        "scenarios/flash-crowd.toml",
+        &[
+            "run.replications=2",
+            "cluster.autoscaler={ policy = \"cluster_autoscaler\" }",
+            "cluster.node_groups.spare.count=1",
+            "cluster.node_groups.spare.min=1",
+        ],
+    );
+    // A bad deploy's circuit breaker and rollback.
+    assert_identical_across_thread_counts(
+        "scenarios/rolling-deploy.toml",
+        &[
+            "run.replications=2",
+            "app.rollouts[0].fails_health_check=true",
+        ],
+    );
 }
 
 /// Arrivals stop at 60 s and the run lasts 90 s, so every request finishes whatever the deployment:
