@@ -513,15 +513,25 @@ fn median_scale_out(results: &[ReplicationResult]) -> Option<String> {
     let placed = row.placed.unwrap_or(scale.decision);
     let pulled = row.pulled.unwrap_or(placed);
     let running = row.running.unwrap_or(pulled);
+    // With a node launched for the task, the wait for placement splits into waiting for the
+    // node request, the node boot, and placement once it is ready.
+    let placement = match (row.node_requested, row.node_ready) {
+        (Some(requested), Some(ready)) => format!(
+            "node request {} → node boot {} → placement {}",
+            seconds(scale.decision, Some(requested)),
+            seconds(requested, Some(ready)),
+            seconds(ready, row.placed)
+        ),
+        _ => format!("placement {}", seconds(scale.decision, row.placed)),
+    };
     Some(format!(
-        "median scale-out ({} {}→{} at {:.0}s): metric {} → decision {} → placement {} → image pull {} → start {} → healthy {}; total {}",
+        "median scale-out ({} {}→{} at {:.0}s): metric {} → decision {} → {placement} → image pull {} → start {} → healthy {}; total {}",
         scale.service,
         scale.from,
         scale.to,
         scale.decision.as_secs_f64(),
         seconds(scale.trigger, Some(scale.alarm)),
         seconds(scale.alarm, Some(scale.decision)),
-        seconds(scale.decision, row.placed),
         seconds(placed, row.pulled),
         seconds(pulled, row.running),
         seconds(running, row.healthy),

@@ -104,6 +104,8 @@ fn a_bad_deploy_trips_the_circuit_breaker_and_rolls_back() {
     assert_eq!(rollout.outcome, "rolled_back");
     // ECS threshold: max(3, ⌈desired / 2⌉) = 3 for 2 tasks.
     assert_eq!(rollout.new_tasks_failed, 3);
+    // The breaker trips on the third failure before a replacement of the bad version is started.
+    assert_eq!(rollout.new_tasks_started, 3);
     let kinds: Vec<&str> = result.events.iter().map(|e| e.kind).collect();
     assert!(kinds.contains(&"deployment_failed") && kinds.contains(&"deployment_rollback"));
     // Back on the old version, the cart serves again: the cart class completes after the rollback.

@@ -413,7 +413,9 @@ impl World<'_> {
             return f64::NAN;
         };
         let start = SimTime::ZERO + start;
-        let baseline_from = SimTime::ZERO + self.scenario.run.warmup.min(start - SimTime::ZERO);
+        // After the warmup, and after the first minute (one-minute billing minimums distort it).
+        let settled = self.scenario.run.warmup.max(SimDuration::from_secs(60));
+        let baseline_from = SimTime::ZERO + settled.min(start - SimTime::ZERO);
         if start <= baseline_from {
             return f64::NAN;
         }

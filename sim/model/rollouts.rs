@@ -35,7 +35,8 @@ pub struct RolloutResult {
     pub started: SimTime,
     /// When every task ran the final version, if that happened before the end.
     pub finished: Option<SimTime>,
-    /// `completed`, `rolled_back`, `failed` or `in_progress`.
+    /// `completed`, `rolled_back`, `failed`, `superseded` (a later rollout of the same service
+    /// started first) or `in_progress`.
     pub outcome: &'static str,
     /// Desired tasks when it started.
     pub desired: u32,
@@ -232,27 +233,23 @@ impl World<'_> {
             &subject,
             "health check failed".into(),
         );
-        self.stop_task(task, now, queue);
-        let Some(mut active) = self.services[service].rollout.clone() else {
-            let desired = self.services[service].desired;
-            self.set_desired(service, desired, queue);
-            return;
-        };
-        if self.tasks[task as usize].version == active.to && !active.tripped {
+        // Count the failure (and maybe trip the breaker) before stopping the task: stopping it
+        // lets the deployment start a replacement, which must already be of the right version.
+        if let Some(mut active) = self.services[service].rollout.clone()
+            && self.tasks[task as usize].version == active.to
+            && !active.tripped
+        {
             active.failures += 1;
             self.result_of(active.index).new_tasks_failed += 1;
             let spec = &self.scenario.app.rollouts[active.index];
+            let mut closed = false;
             if spec.circuit_breaker && active.failures >= active.threshold {
                 let name = self.scenario.app.services[service].name.clone();
-                self.log(
-                    now,
-                    "deployment_failed",
-                    &name,
-                    format!(
-                        "failed_tasks={} threshold={}",
-                        active.failures, active.threshold
-                    ),
+                let detail = format!(
+                    "failed_tasks={} threshold={}",
+                    active.failures, active.threshold
                 );
+                self.log(now, "deployment_failed", &name, detail);
                 if spec.rollback {
                     active.tripped = true;
                     std::mem::swap(&mut active.from, &mut active.to);
@@ -264,14 +261,19 @@ impl World<'_> {
                         format!("to_version={}", active.to),
                     );
                 } else {
-                    self.services[service].rollout = None;
                     self.close_rollout(service, active.index, now, "failed");
-                    return;
+                    closed = true;
                 }
             }
+            self.services[service].rollout = if closed { None } else { Some(active) };
         }
-        self.services[service].rollout = Some(active);
-        self.reconcile_rollout(service, queue);
+        self.stop_task(task, now, queue);
+        if self.services[service].rollout.is_some() {
+            self.reconcile_rollout(service, queue);
+        } else {
+            let desired = self.services[service].desired;
+            self.set_desired(service, desired, queue);
+        }
     }
 
     /// Fills in what the rollouts still in progress at the end look like.

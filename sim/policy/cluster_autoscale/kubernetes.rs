@@ -60,6 +60,10 @@ impl ClusterAutoscaler for KubernetesClusterAutoscaler {
                 let needed = nodes_needed(group, view.pending).saturating_sub(booting);
                 let room = group.max.saturating_sub(view.active_nodes(index));
                 let count = needed.min(room);
+                if count == 0 && needed == 0 {
+                    // This group's booting nodes will take the pods: grow no other group for them.
+                    return Vec::new();
+                }
                 if count > 0 {
                     self.last_scale_up = Some(view.now);
                     self.unneeded_since.clear();
@@ -77,8 +81,10 @@ impl ClusterAutoscaler for KubernetesClusterAutoscaler {
         {
             return Vec::new();
         }
-        // Scale down: underused ready nodes whose tasks fit on the other ready nodes.
-        let mut actions = Vec::new();
+        // Scale down: underused ready nodes whose tasks fit on the other ready nodes. Empty nodes go
+        // in bulk (up to 10), non-empty ones one at a time (CA FAQ).
+        let mut empty = Vec::new();
+        let mut non_empty = None;
         for (index, node) in nodes.iter().enumerate() {
             let utilization = |used: u64, capacity: u64| used as f64 / capacity.max(1) as f64;
             let used = utilization(node.allocated.cpu_millis, node.capacity.cpu_millis).max(
@@ -94,15 +100,31 @@ impl ClusterAutoscaler for KubernetesClusterAutoscaler {
                 continue;
             }
             let since = *self.unneeded_since.entry(index).or_insert(view.now);
-            if view.now >= since + scale_down_unneeded_time && actions.is_empty() {
-                // Non-empty nodes go one at a time.
-                actions.push(ClusterAction::RemoveNode { node: index });
-                self.unneeded_since.remove(&index);
+            if view.now >= since + scale_down_unneeded_time {
+                if node.tasks == 0 {
+                    empty.push(index);
+                } else if non_empty.is_none() {
+                    non_empty = Some(index);
+                }
             }
         }
-        actions
+        let chosen: Vec<usize> = if empty.is_empty() {
+            non_empty.into_iter().collect()
+        } else {
+            empty.into_iter().take(MAX_EMPTY_BULK_DELETE).collect()
+        };
+        for node in &chosen {
+            self.unneeded_since.remove(node);
+        }
+        chosen
+            .into_iter()
+            .map(|node| ClusterAction::RemoveNode { node })
+            .collect()
     }
 }
+
+/// Empty nodes the cluster autoscaler deletes at once (`--max-empty-bulk-delete`, default 10).
+const MAX_EMPTY_BULK_DELETE: usize = 10;
 
 /// True when every task on `node` would fit (first fit) on the other ready nodes.
 fn tasks_fit_elsewhere(view: &ClusterScalingView<'_>, node: usize) -> bool {
