@@ -62,8 +62,12 @@ impl ClusterAutoscaler for CapacityProvider {
         } else {
             f64::from(needed) / f64::from(running) * 100.0
         };
-        let desired = ((f64::from(needed) * 100.0 / target_capacity).ceil() as u32)
-            .clamp(group.min, group.max);
+        let mut desired = (f64::from(needed) * 100.0 / target_capacity).ceil() as u32;
+        if running == 0 && needed > 0 {
+            // From zero instances the first scale-out goes to 200 %, i.e. two instances.
+            desired = desired.max(2);
+        }
+        let desired = desired.clamp(group.min, group.max);
         if reservation > target_capacity && desired > running {
             self.periods_below = 0;
             let step =
