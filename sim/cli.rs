@@ -301,6 +301,30 @@ fn describe(loaded: &Loaded) -> String {
             class.slo.availability
         );
     }
+    if let Some(autoscaler) = &scenario.cluster_autoscaler {
+        let _ = writeln!(
+            out,
+            "cluster autoscaler: {}",
+            serde_json::to_string(autoscaler).unwrap_or_default()
+        );
+    }
+    for rollout in &app.rollouts {
+        let _ = writeln!(
+            out,
+            "rollout: service {} at {} to a new version (image {} MB, slowdown {}, error rate {}{}), {}",
+            app.services[rollout.service].name,
+            rollout.at,
+            rollout.version.image_bytes / 1_000_000,
+            rollout.version.slowdown,
+            rollout.version.error_rate,
+            if rollout.version.fails_health_check {
+                ", failing health checks"
+            } else {
+                ""
+            },
+            serde_json::to_string(&rollout.strategy).unwrap_or_default()
+        );
+    }
     let _ = writeln!(
         out,
         "workload: base rate {}/s, profile {}",

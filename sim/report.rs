@@ -319,24 +319,31 @@ pub fn deployments_csv(results: &[ReplicationResult]) -> Vec<u8> {
                     .iter()
                     .filter(move |row| row.subject == "all" && row.metric == metric)
             };
-            let interval = {
-                let times: Vec<f64> = series("failed_rps").map(|row| row.time_s).take(2).collect();
-                if times.len() == 2 {
-                    times[1] - times[0]
-                } else {
-                    times.first().copied().unwrap_or(0.0)
+            // The intervals (from, to, value) overlapping the deployment's window; each interval runs
+            // from the previous sample (the last one may be shorter than the others).
+            let overlapping = |metric: &'static str| {
+                let rows: Vec<&crate::model::SeriesRow> = series(metric).collect();
+                let mut spans = Vec::new();
+                for (index, row) in rows.iter().enumerate() {
+                    let from = if index == 0 {
+                        0.0
+                    } else {
+                        rows[index - 1].time_s
+                    };
+                    if row.time_s > start && from < end {
+                        spans.push((from, row.time_s, row.value));
+                    }
                 }
+                spans
             };
-            // Intervals overlapping the window [start, end]: those ending after start and starting before end.
-            let during =
-                |row: &&crate::model::SeriesRow| row.time_s > start && row.time_s - interval < end;
-            let failed: f64 = series("failed_rps")
-                .filter(during)
-                .map(|row| row.value * interval)
+            // Failed requests: each interval's rate over the part of it inside the window.
+            let failed: f64 = overlapping("failed_rps")
+                .into_iter()
+                .map(|(from, to, rate)| rate * (to.min(end) - from.max(start)).max(0.0))
                 .sum();
-            let p99_max = series("latency_p99_ms")
-                .filter(during)
-                .map(|row| row.value)
+            let p99_max = overlapping("latency_p99_ms")
+                .into_iter()
+                .map(|(_, _, value)| value)
                 .filter(|v| v.is_finite())
                 .fold(f64::NAN, f64::max);
             let p99_before = series("latency_p99_ms")

@@ -187,8 +187,14 @@ impl World<'_> {
             self.close_rollout(service, active.index, now, outcome);
             return;
         }
+        // Tasks still stopping count against the maximum, as ECS counts STOPPING tasks.
+        let stopping = self
+            .tasks
+            .iter()
+            .filter(|t| t.service as usize == service && t.phase == TaskPhase::Stopping)
+            .count() as u32;
         let to_start = max_total
-            .saturating_sub(live.len() as u32)
+            .saturating_sub(live.len() as u32 + stopping)
             .min(desired.saturating_sub(new.len() as u32));
         for _ in 0..to_start {
             self.create_task(service, now);

@@ -164,18 +164,29 @@ pub(super) fn validate_rollouts(
                     maximum_percent,
                 }
             }
-            _ => RolloutStrategy::Kubernetes {
-                max_surge: amount(
+            _ => {
+                let max_surge = amount(
                     &rollout.max_surge,
                     &format!("{path}.max_surge"),
                     Amount::Percent(25.0),
-                )?,
-                max_unavailable: amount(
+                )?;
+                let max_unavailable = amount(
                     &rollout.max_unavailable,
                     &format!("{path}.max_unavailable"),
                     Amount::Percent(25.0),
-                )?,
-            },
+                )?;
+                let zero = |amount: Amount| {
+                    matches!(amount, Amount::Count(0)) || amount == Amount::Percent(0.0)
+                };
+                if zero(max_surge) && zero(max_unavailable) {
+                    return Err(Problem::new(format!("{path}.max_unavailable"), "max_surge and max_unavailable are both 0: no pod could ever be replaced")
+                        .with_help("Kubernetes rejects this too; allow a surge (e.g. max_surge = 1) or some unavailability"));
+                }
+                RolloutStrategy::Kubernetes {
+                    max_surge,
+                    max_unavailable,
+                }
+            }
         };
         rollouts.push(RolloutSpec {
             service,
