@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a scenario and write summary.csv, timeseries.csv, events.csv, placement.csv, scaling.csv,
-    /// deployments.csv and manifest.json.
+    /// deployments.csv, faults.csv and manifest.json.
     Run {
         /// The scenario file (TOML).
         scenario: PathBuf,
@@ -195,6 +195,7 @@ fn run(
         ("placement.csv", report::placement_csv(&results)),
         ("scaling.csv", report::scaling_csv(&results)),
         ("deployments.csv", report::deployments_csv(&results)),
+        ("faults.csv", report::faults_csv(&results)),
         (
             "manifest.json",
             report::manifest_json(file, loaded, &results),

@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod dist;
 pub mod engine;
 pub mod experiment;
+pub mod faults;
 pub mod metrics;
 pub mod model;
 pub mod policy;

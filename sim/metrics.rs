@@ -19,14 +19,17 @@ pub enum FailReason {
     NoReplica,
     /// The serving task's version answered with an error.
     Error,
+    /// The task serving it crashed (container, node or zone failure).
+    Crashed,
 }
 
 impl FailReason {
     /// Every reason, in column order.
-    pub const ALL: [FailReason; 3] = [
+    pub const ALL: [FailReason; 4] = [
         FailReason::Rejected,
         FailReason::NoReplica,
         FailReason::Error,
+        FailReason::Crashed,
     ];
 
     /// The name used in columns and events.
@@ -35,6 +38,7 @@ impl FailReason {
             FailReason::Rejected => "rejected",
             FailReason::NoReplica => "no_replica",
             FailReason::Error => "error",
+            FailReason::Crashed => "crashed",
         }
     }
 }
@@ -211,6 +215,8 @@ pub struct ClassSummary {
     pub failed_no_replica: u64,
     /// Of those, failed because a task answered with an error.
     pub failed_error: u64,
+    /// Of those, failed because the task serving them crashed.
+    pub failed_crashed: u64,
     /// Of those, still in flight when the run ended.
     pub in_flight: u64,
     /// Completions per second of measured time.
@@ -270,6 +276,7 @@ impl ClassSummary {
             failed_rejected: stats.failed_for(FailReason::Rejected),
             failed_no_replica: stats.failed_for(FailReason::NoReplica),
             failed_error: stats.failed_for(FailReason::Error),
+            failed_crashed: stats.failed_for(FailReason::Crashed),
             in_flight: offered - stats.completed() - failed,
             throughput_rps: stats.completed() as f64 / measured.as_secs_f64(),
             latency_mean_ms: stats.mean_ms(),

@@ -8,7 +8,7 @@ use std::io;
 use std::path::Path;
 
 /// The `summary.csv` columns, in order (part of the public contract).
-pub const SUMMARY_COLUMNS: [&str; 46] = [
+pub const SUMMARY_COLUMNS: [&str; 47] = [
     "replication",
     "class",
     "offered",
@@ -17,6 +17,7 @@ pub const SUMMARY_COLUMNS: [&str; 46] = [
     "failed_rejected",
     "failed_no_replica",
     "failed_error",
+    "failed_crashed",
     "in_flight",
     "throughput_rps",
     "latency_mean_ms",
@@ -101,6 +102,7 @@ pub fn summary_csv(results: &[ReplicationResult]) -> Vec<u8> {
                 row.failed_rejected.to_string(),
                 row.failed_no_replica.to_string(),
                 row.failed_error.to_string(),
+                row.failed_crashed.to_string(),
                 row.in_flight.to_string(),
                 format_float(row.throughput_rps),
                 format_float(row.latency_mean_ms),
@@ -381,6 +383,51 @@ pub fn deployments_csv(results: &[ReplicationResult]) -> Vec<u8> {
     csv_bytes(&DEPLOYMENT_COLUMNS, rows)
 }
 
+/// The `faults.csv` columns, in order.
+pub const FAULT_COLUMNS: [&str; 14] = [
+    "replication",
+    "fault",
+    "kind",
+    "target",
+    "start_s",
+    "end_s",
+    "tasks_crashed",
+    "broken_classes",
+    "blast_radius",
+    "collateral_failures",
+    "time_to_detect_s",
+    "time_to_recover_s",
+    "availability_during",
+    "services_hit",
+];
+
+/// `faults.csv`: one row per injected fault with its containment metrics.
+pub fn faults_csv(results: &[ReplicationResult]) -> Vec<u8> {
+    let rows = results.iter().flat_map(|result| {
+        result.faults.iter().map(move |fault| {
+            vec![
+                result.replication.to_string(),
+                fault.fault.to_string(),
+                fault.kind.to_string(),
+                fault.target.clone(),
+                format_float(fault.started.as_secs_f64()),
+                format_float(fault.ended.as_secs_f64()),
+                fault.tasks_crashed.to_string(),
+                fault.broken_classes.join(";"),
+                format_float(fault.blast_radius),
+                format_float(fault.collateral_failures),
+                fault.detected.map_or(String::new(), |at| {
+                    format_float((at - fault.started).as_secs_f64())
+                }),
+                format_float(fault.time_to_recover_s),
+                format_float(fault.availability_during),
+                fault.services.len().to_string(),
+            ]
+        })
+    });
+    csv_bytes(&FAULT_COLUMNS, rows)
+}
+
 /// `events.csv`: the event log.
 pub fn events_csv(results: &[ReplicationResult]) -> Vec<u8> {
     let rows = results.iter().flat_map(|result| {
@@ -425,7 +472,7 @@ pub fn manifest_json(
         "overrides": loaded.overrides,
         "seed": loaded.scenario.run.seed,
         "replications": replications,
-        "files": ["summary.csv", "timeseries.csv", "events.csv", "placement.csv", "scaling.csv", "deployments.csv"],
+        "files": ["summary.csv", "timeseries.csv", "events.csv", "placement.csv", "scaling.csv", "deployments.csv", "faults.csv"],
         "scenario": loaded.scenario,
     });
     let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest is plain data");
@@ -494,6 +541,35 @@ pub fn human_summary(loaded: &Loaded, results: &[ReplicationResult]) -> String {
     }
     if let Some(line) = median_scale_out(results) {
         let _ = writeln!(out, "{line}");
+    }
+    if let Some(first) = results.first() {
+        for fault in &first.faults {
+            let broken = if fault.broken_classes.is_empty() {
+                "none".to_string()
+            } else {
+                fault.broken_classes.join(", ")
+            };
+            let _ = writeln!(
+                out,
+                "fault {} {} {} at {:.0}s (replication 0): broke {broken} (blast radius {:.2}), detected after {}, recovered after {}, {} collateral failures, availability {:.2} %",
+                fault.fault,
+                fault.kind,
+                fault.target,
+                fault.started.as_secs_f64(),
+                fault.blast_radius,
+                fault.detected.map_or("–".to_string(), |at| format!(
+                    "{:.1}s",
+                    (at - fault.started).as_secs_f64()
+                )),
+                if fault.time_to_recover_s.is_nan() {
+                    "never".to_string()
+                } else {
+                    format!("{:.0}s", fault.time_to_recover_s)
+                },
+                fault.collateral_failures,
+                fault.availability_during * 100.0,
+            );
+        }
     }
     out
 }

@@ -292,7 +292,7 @@ impl World<'_> {
     }
 
     /// Takes a healthy task out of its service's balancer.
-    fn deactivate(&mut self, task: u32, now: SimTime) {
+    pub(super) fn deactivate(&mut self, task: u32, now: SimTime) {
         let slot = self.replicas[task as usize].slot as usize;
         let service = &mut self.services[self.tasks[task as usize].service as usize];
         service.active.swap_remove(slot);
@@ -353,8 +353,15 @@ impl World<'_> {
             LaunchType::Fargate => {
                 let size = fargate_size_for(spec.cpu_millis, spec.memory_bytes)
                     .expect("validated Fargate size");
-                // Fargate spreads a service's tasks over the zones.
-                let zone = self.tasks[task as usize].ordinal as usize % cluster.zones.len();
+                // Fargate spreads a service's tasks over the zones (those not in an outage).
+                let ordinal = self.tasks[task as usize].ordinal as usize;
+                let zones = cluster.zones.len();
+                let Some(zone) = (0..zones)
+                    .map(|step| (ordinal + step) % zones)
+                    .find(|&zone| !self.zone_down[zone])
+                else {
+                    return false;
+                };
                 let state = &mut self.tasks[task as usize];
                 state.fargate = Some(size);
                 state.zone = zone as u32;
@@ -615,6 +622,9 @@ impl World<'_> {
     }
 
     pub(super) fn on_node_booting(&mut self, node: usize, queue: &mut EventQueue<Event>) {
+        if self.nodes[node].terminated.is_some() {
+            return;
+        }
         self.cluster.set_lifecycle(node, NodeLifecycle::Booting);
         let name = self.cluster.nodes()[node].name.clone();
         self.log(queue.now(), "node_booting", &name, String::new());
@@ -628,6 +638,9 @@ impl World<'_> {
     }
 
     pub(super) fn on_node_ready(&mut self, node: usize, queue: &mut EventQueue<Event>) {
+        if self.nodes[node].terminated.is_some() {
+            return;
+        }
         self.cluster.set_lifecycle(node, NodeLifecycle::Ready);
         self.nodes[node].ready = Some(queue.now());
         let name = self.cluster.nodes()[node].name.clone();

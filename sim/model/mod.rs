@@ -4,12 +4,14 @@
 //! policies and metrics together.
 
 mod cluster_scaling;
+mod faults;
 mod fleet;
 mod observe;
 mod requests;
 mod rollouts;
 mod scaling;
 
+pub use faults::FaultRecord;
 pub use observe::{ClusterSummary, PlacementRow};
 pub use rollouts::RolloutResult;
 pub use scaling::{ScaleAction, ScalingRow};
@@ -70,6 +72,10 @@ enum Event {
     RolloutStarts { rollout: u32 },
     /// A task of a version that fails its health check is found unhealthy.
     TaskUnhealthy { task: u32 },
+    /// A fault starts.
+    FaultStarts { fault: u32 },
+    /// A fault's window ends.
+    FaultEnds { fault: u32 },
     /// A metrics interval ends.
     Sample,
     /// The warmup ends: summaries start counting.
@@ -85,6 +91,8 @@ struct Request {
     counted: bool,
     /// False once the request has completed or failed: a second ending is a bug.
     open: bool,
+    /// A crash left frames of this request behind: its slot is never reused.
+    leaked: bool,
 }
 
 /// The activation of one call-tree node for one request.
@@ -107,6 +115,11 @@ struct Frame {
     replica: u32,
     /// When the call reached its service (remote frames).
     arrived: SimTime,
+    /// In use (not on the free list).
+    alive: bool,
+    /// Its task crashed under it: it answers nobody and is never reused (its pending events are
+    /// ignored when they fire).
+    zombie: bool,
 }
 
 /// The request-serving side of a task: a FCFS queue in front of `workers` servers.
@@ -307,6 +320,8 @@ pub struct ReplicationResult {
     pub scaling: Vec<ScalingRow>,
     /// Rolling deployments, for `deployments.csv`.
     pub rollouts: Vec<RolloutResult>,
+    /// Injected faults and what they did, for `faults.csv`.
+    pub faults: Vec<FaultRecord>,
     /// Request accounting over the whole run.
     pub conservation: Conservation,
     /// An order-independent digest of every request's arrival time, class and drawn service demands:
@@ -325,6 +340,14 @@ struct World<'s> {
     demand_key: u64,
     branch_key: u64,
     error_key: u64,
+    fault_key: u64,
+    /// Injected latency and errors per component.
+    component_faults: Vec<faults::ComponentFault>,
+    /// Zones in an outage.
+    zone_down: Vec<bool>,
+    /// Nodes each zone's outage took down (replaced when it ends).
+    outage_nodes: Vec<Vec<usize>>,
+    fault_records: Vec<FaultRecord>,
     lifecycle_key: u64,
     next_request_id: u64,
     requests: Vec<Request>,
@@ -392,6 +415,8 @@ impl Handler<Event> for World<'_> {
             }
             Event::ClusterAutoscalerEvaluates => self.on_cluster_autoscaler_evaluates(queue),
             Event::RolloutStarts { rollout } => self.on_rollout_starts(rollout as usize, queue),
+            Event::FaultStarts { fault } => self.on_fault_starts(fault as usize, queue),
+            Event::FaultEnds { fault } => self.on_fault_ends(fault as usize, queue),
             Event::TaskUnhealthy { task } => self.on_task_unhealthy(task, queue),
             Event::Sample => self.on_sample(queue),
             Event::WarmupEnd => self.log(queue.now(), "warmup_end", "run", String::new()),
@@ -464,6 +489,11 @@ impl<'s> World<'s> {
             demand_key: rng::stream_key(seed, replication, "demand"),
             branch_key: rng::stream_key(seed, replication, "branch"),
             error_key: rng::stream_key(seed, replication, "error"),
+            fault_key: rng::stream_key(seed, replication, "faults"),
+            component_faults: vec![faults::ComponentFault::default(); app.components.len()],
+            zone_down: vec![false; scenario.cluster.zones.len()],
+            outage_nodes: vec![Vec::new(); scenario.cluster.zones.len()],
+            fault_records: Vec::new(),
             lifecycle_key: rng::stream_key(seed, replication, "lifecycle"),
             next_request_id: 0,
             requests: Vec::new(),
@@ -526,6 +556,7 @@ impl<'s> World<'s> {
         self.start_scaling(queue);
         self.start_cluster_scaling(queue);
         self.start_rollouts(queue);
+        self.start_faults(queue);
         if let Some(first) = self
             .arrivals
             .next_arrival(&self.scenario.workload, self.end)

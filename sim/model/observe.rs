@@ -554,7 +554,7 @@ impl World<'_> {
         self.conservation.in_flight =
             self.conservation.offered - self.conservation.completed - self.conservation.failed;
         debug_assert_eq!(
-            (self.requests.len() - self.free_requests.len()) as u64,
+            self.requests.iter().filter(|r| r.open).count() as u64,
             self.conservation.in_flight
         );
         self.log(
@@ -631,7 +631,9 @@ impl World<'_> {
         let cluster = self.cluster_summary();
         let scaling = self.scaling_rows();
         let rollouts = self.rollout_results();
+        let faults = self.fault_results();
         super::ReplicationResult {
+            faults,
             rollouts,
             replication,
             classes,

@@ -36,6 +36,7 @@ impl<'s> World<'s> {
             arrival: now,
             counted,
             open: true,
+            leaked: false,
         };
         let request_index = match self.free_requests.pop() {
             Some(index) => {
@@ -70,6 +71,8 @@ impl<'s> World<'s> {
             parent,
             replica: NONE,
             arrived: SimTime::ZERO,
+            alive: true,
+            zombie: false,
         };
         match self.free_frames.pop() {
             Some(index) => {
@@ -84,6 +87,7 @@ impl<'s> World<'s> {
     }
 
     pub(super) fn free_frame(&mut self, frame: u32) {
+        self.frames[frame as usize].alive = false;
         self.free_frames.push(frame);
     }
 
@@ -97,6 +101,11 @@ impl<'s> World<'s> {
         let frame = self.frames[frame_index as usize];
         let component = self.call_node(&frame).component;
         let service_index = self.scenario.app.service_of_component[component];
+        if self.injected_error(&frame, component) {
+            self.services[service_index].metrics.record_arrival();
+            self.fail_frame(frame_index, FailReason::Error, queue);
+            return;
+        }
         let service = &mut self.services[service_index];
         service.metrics.record_arrival();
         self.frames[frame_index as usize].arrived = queue.now();
@@ -179,11 +188,21 @@ impl<'s> World<'s> {
         } else {
             SimDuration::from_secs_f64(demand.as_secs_f64() * slowdown)
         };
+        // Injected latency on the component (a fault window).
+        let injected = self.component_faults[self.call_node(&frame).component];
+        let demand = if injected.multiplier == 1.0 && injected.added == SimDuration::ZERO {
+            demand
+        } else {
+            SimDuration::from_secs_f64(demand.as_secs_f64() * injected.multiplier) + injected.added
+        };
         queue.schedule_in(demand, Event::WorkDone { frame: frame_index });
     }
 
     pub(super) fn on_work_done(&mut self, frame_index: u32, queue: &mut EventQueue<Event>) {
         let frame = self.frames[frame_index as usize];
+        if frame.zombie {
+            return;
+        }
         if frame.holds_worker
             && self.scenario.app.components[self.call_node(&frame).component].non_blocking
         {
@@ -262,6 +281,10 @@ impl<'s> World<'s> {
                 self.scenario.app.hop_latency,
                 Event::CallArrives { frame: child_frame },
             );
+        } else if self.injected_error(&self.frames[child_frame as usize].clone(), child_component) {
+            // An in-process call into a component with injected errors fails at once.
+            self.frames[child_frame as usize].replica = parent.replica;
+            self.fail_frame(child_frame, FailReason::Error, queue);
         } else if parent.holds_worker || parent.on_lent_worker {
             let frame = &mut self.frames[child_frame as usize];
             frame.on_lent_worker = true;
@@ -269,6 +292,21 @@ impl<'s> World<'s> {
             self.start_work(child_frame, queue);
         } else if !self.take_worker_or_queue(child_frame, parent.replica, queue) {
             self.fail_frame(child_frame, FailReason::Rejected, queue);
+        }
+    }
+
+    /// Whether an error-injection fault on `component` fails this call (a coin keyed by request and
+    /// call node, so the same calls fail whatever else differs).
+    fn injected_error(&self, frame: &Frame, component: usize) -> bool {
+        let rate = self.component_faults[component].error_rate;
+        rate > 0.0 && {
+            let request = self.requests[frame.request as usize].id;
+            KeyedRng::new(combine(
+                combine(self.fault_key, request),
+                u64::from(frame.node),
+            ))
+            .uniform()
+                < rate
         }
     }
 
@@ -323,6 +361,9 @@ impl<'s> World<'s> {
             frame.failure = failure;
         }
         frame.pending -= 1;
+        if frame.zombie {
+            return;
+        }
         if frame.pending == 0 {
             frame.step += 1;
             self.advance(parent, queue);
@@ -362,7 +403,12 @@ impl<'s> World<'s> {
         let request = self.requests[request_index as usize];
         assert!(request.open, "request {} ended twice", request.id);
         self.requests[request_index as usize].open = false;
-        self.free_requests.push(request_index);
+        if !request.leaked {
+            self.free_requests.push(request_index);
+        }
+        if failure.is_some() && !self.fault_records.is_empty() {
+            self.note_failure(now);
+        }
         let class = request.class as usize;
         let all = self.class_stats.len() - 1;
         let latency = now - request.arrival;

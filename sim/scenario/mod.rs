@@ -4,6 +4,7 @@
 mod autoscaling;
 mod cluster;
 mod cluster_autoscaling;
+mod faults;
 mod placement;
 mod raw;
 mod rollouts;
@@ -57,6 +58,8 @@ pub struct Scenario {
     pub workload: WorkloadSpec,
     /// The cluster autoscaler, if any.
     pub cluster_autoscaler: Option<ClusterAutoscalerSpec>,
+    /// Injected faults, in time order.
+    pub faults: Vec<crate::faults::FaultSpec>,
 }
 
 /// A scenario that could not be loaded.

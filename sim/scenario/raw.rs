@@ -25,6 +25,26 @@ pub struct RawScenario {
     pub cluster: RawCluster,
     pub app: Option<RawApp>,
     pub workload: Option<RawWorkload>,
+    #[serde(default)]
+    pub faults: Vec<RawFault>,
+}
+
+/// `[[faults]]`: one injected fault.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub kind: Option<String>,
+    pub at: Option<String>,
+    pub duration: Option<String>,
+    pub service: Option<String>,
+    pub count: Option<u32>,
+    pub node_group: Option<String>,
+    pub node: Option<u32>,
+    pub zone: Option<String>,
+    pub component: Option<String>,
+    pub multiplier: Option<f64>,
+    pub added: Option<String>,
+    pub rate: Option<f64>,
 }
 
 /// `[run]`.

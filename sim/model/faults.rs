@@ -1,0 +1,505 @@
+//! Fault injection in the model: crashing tasks (their in-flight calls fail, the scheduler replaces
+//! them), crashing nodes and zones (their groups replace them), and latency or error injection on a
+//! component for a window; plus what each fault did, for `faults.csv`.
+
+use super::{Event, NONE, NodeRuntime, TaskPhase, World};
+use crate::cluster::state::NodeLifecycle;
+use crate::engine::EventQueue;
+use crate::faults::FaultKind;
+use crate::metrics::FailReason;
+use crate::rng::{KeyedRng, combine};
+use crate::time::{SimDuration, SimTime};
+
+/// A component's injected latency and errors (neutral when no fault is active).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ComponentFault {
+    pub(super) multiplier: f64,
+    pub(super) added: SimDuration,
+    pub(super) error_rate: f64,
+}
+
+impl Default for ComponentFault {
+    fn default() -> Self {
+        ComponentFault {
+            multiplier: 1.0,
+            added: SimDuration::ZERO,
+            error_rate: 0.0,
+        }
+    }
+}
+
+/// What one fault did.
+#[derive(Debug, Clone)]
+pub struct FaultRecord {
+    /// Index in the fault plan.
+    pub fault: usize,
+    /// `container_crash`, `node_crash`, `zone_outage`, `latency` or `errors`.
+    pub kind: &'static str,
+    /// What it hit (service, node, zone or component).
+    pub target: String,
+    /// When it started.
+    pub started: SimTime,
+    /// When it ended (start + duration; crashes are instants).
+    pub ended: SimTime,
+    /// Services it touched (whose tasks crashed, or that hold the faulty component).
+    pub services: Vec<usize>,
+    /// Tasks it crashed.
+    pub tasks_crashed: u32,
+    /// The first failed request at or after its start.
+    pub detected: Option<SimTime>,
+    /// Request classes that broke their SLO from the start until recovery.
+    pub broken_classes: Vec<String>,
+    /// Broken classes / all classes.
+    pub blast_radius: f64,
+    /// Failed requests, from the start until recovery, of classes whose call tree never touches
+    /// the services the fault hit.
+    pub collateral_failures: f64,
+    /// Seconds from the start until every class is back within its SLO for good (0 if none broke;
+    /// NaN if some class is still broken at the end).
+    pub time_to_recover_s: f64,
+    /// Completed / finished requests of all classes from the start until recovery (or the fault's
+    /// end, whichever is later).
+    pub availability_during: f64,
+}
+
+impl World<'_> {
+    /// Schedules every fault's start and end.
+    pub(super) fn start_faults(&mut self, queue: &mut EventQueue<Event>) {
+        for (index, fault) in self.scenario.faults.iter().enumerate() {
+            let start = SimTime::ZERO + fault.at;
+            queue.schedule_at(
+                start,
+                Event::FaultStarts {
+                    fault: index as u32,
+                },
+            );
+            let duration = fault.kind.duration();
+            if duration > SimDuration::ZERO && start + duration < self.end {
+                queue.schedule_at(
+                    start + duration,
+                    Event::FaultEnds {
+                        fault: index as u32,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(super) fn on_fault_starts(&mut self, index: usize, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        let fault = &self.scenario.faults[index];
+        let kind = fault.kind.clone();
+        let ended = now + kind.duration();
+        let mut record = super::faults::FaultRecord {
+            fault: index,
+            kind: kind.name(),
+            target: String::new(),
+            started: now,
+            ended,
+            services: Vec::new(),
+            tasks_crashed: 0,
+            detected: None,
+            broken_classes: Vec::new(),
+            blast_radius: 0.0,
+            collateral_failures: 0.0,
+            time_to_recover_s: 0.0,
+            availability_during: f64::NAN,
+        };
+        let mut victims: Vec<u32> = Vec::new();
+        match kind {
+            FaultKind::ContainerCrash { service, count } => {
+                record.target = self.scenario.app.services[service].name.clone();
+                let mut healthy: Vec<u32> = (0..self.tasks.len() as u32)
+                    .filter(|&t| {
+                        self.tasks[t as usize].service as usize == service
+                            && self.tasks[t as usize].phase == TaskPhase::Healthy
+                    })
+                    .collect();
+                // A deterministic random choice, keyed by the fault.
+                let mut draw = KeyedRng::new(combine(self.fault_key, index as u64));
+                for _ in 0..count.min(healthy.len() as u32) {
+                    let pick =
+                        ((draw.uniform() * healthy.len() as f64) as usize).min(healthy.len() - 1);
+                    victims.push(healthy.swap_remove(pick));
+                }
+            }
+            FaultKind::NodeCrash { node_group, node } => {
+                let ready: Vec<usize> = (0..self.cluster.nodes().len())
+                    .filter(|&n| {
+                        let state = &self.cluster.nodes()[n];
+                        state.group == node_group && state.lifecycle == NodeLifecycle::Ready
+                    })
+                    .collect();
+                let chosen = match node {
+                    Some(ordinal) => {
+                        let name = format!(
+                            "{}-{ordinal}",
+                            self.scenario.cluster.node_groups[node_group].name
+                        );
+                        ready
+                            .iter()
+                            .copied()
+                            .find(|&n| self.cluster.nodes()[n].name == name)
+                    }
+                    None if ready.is_empty() => None,
+                    None => {
+                        let mut draw = KeyedRng::new(combine(self.fault_key, index as u64));
+                        Some(
+                            ready[((draw.uniform() * ready.len() as f64) as usize)
+                                .min(ready.len() - 1)],
+                        )
+                    }
+                };
+                if let Some(node) = chosen {
+                    record.target = self.cluster.nodes()[node].name.clone();
+                    victims.extend(self.live_tasks_on(node));
+                    self.crash_node(node, queue);
+                    // The node group replaces it.
+                    self.launch_replacement(node, None, queue);
+                } else {
+                    record.target = format!(
+                        "{} (no ready node)",
+                        self.scenario.cluster.node_groups[node_group].name
+                    );
+                }
+            }
+            FaultKind::ZoneOutage { zone, .. } => {
+                record.target = self.scenario.cluster.zones[zone].clone();
+                self.zone_down[zone] = true;
+                for node in 0..self.cluster.nodes().len() {
+                    let state = &self.cluster.nodes()[node];
+                    if state.zone == zone && state.lifecycle != NodeLifecycle::Terminated {
+                        victims.extend(self.live_tasks_on(node));
+                        self.crash_node(node, queue);
+                        self.outage_nodes[zone].push(node);
+                    }
+                }
+                victims.extend((0..self.tasks.len() as u32).filter(|&t| {
+                    let task = &self.tasks[t as usize];
+                    task.fargate.is_some() && task.zone as usize == zone && task.phase.is_live()
+                }));
+            }
+            FaultKind::Latency {
+                component,
+                multiplier,
+                added,
+                ..
+            } => {
+                record.target = self.scenario.app.components[component].name.clone();
+                record
+                    .services
+                    .push(self.scenario.app.service_of_component[component]);
+                let fault = &mut self.component_faults[component];
+                fault.multiplier = multiplier;
+                fault.added = added;
+            }
+            FaultKind::Errors {
+                component, rate, ..
+            } => {
+                record.target = self.scenario.app.components[component].name.clone();
+                record
+                    .services
+                    .push(self.scenario.app.service_of_component[component]);
+                self.component_faults[component].error_rate = rate;
+            }
+        }
+        victims.sort_unstable();
+        victims.dedup();
+        for &task in &victims {
+            let service = self.tasks[task as usize].service as usize;
+            if !record.services.contains(&service) {
+                record.services.push(service);
+            }
+        }
+        record.tasks_crashed = victims.len() as u32;
+        let detail = format!(
+            "kind={} target={} tasks={}",
+            record.kind,
+            record.target,
+            victims.len()
+        );
+        let subject = format!("fault/{index}");
+        self.log(now, "fault_started", &subject, detail);
+        self.fault_records.push(record);
+        let mut services: Vec<usize> = victims
+            .iter()
+            .map(|&t| self.tasks[t as usize].service as usize)
+            .collect();
+        for task in victims {
+            self.crash_task(task, queue);
+        }
+        services.sort_unstable();
+        services.dedup();
+        for service in services {
+            let desired = self.services[service].desired;
+            self.set_desired(service, desired, queue);
+        }
+    }
+
+    pub(super) fn on_fault_ends(&mut self, index: usize, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        match self.scenario.faults[index].kind {
+            FaultKind::ZoneOutage { zone, .. } => {
+                self.zone_down[zone] = false;
+                for node in std::mem::take(&mut self.outage_nodes[zone]) {
+                    self.launch_replacement(node, Some(zone), queue);
+                }
+            }
+            FaultKind::Latency { component, .. } | FaultKind::Errors { component, .. } => {
+                self.component_faults[component] = ComponentFault::default();
+            }
+            _ => {}
+        }
+        self.log(now, "fault_ended", &format!("fault/{index}"), String::new());
+    }
+
+    fn live_tasks_on(&self, node: usize) -> Vec<u32> {
+        (0..self.tasks.len() as u32)
+            .filter(|&t| {
+                self.tasks[t as usize].node == node as u32 && self.tasks[t as usize].phase.is_live()
+            })
+            .collect()
+    }
+
+    /// Takes a node down at once: it accepts nothing more and stops billing.
+    fn crash_node(&mut self, node: usize, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        if self.cluster.nodes()[node].lifecycle == NodeLifecycle::Ready {
+            self.cluster.set_lifecycle(node, NodeLifecycle::Draining);
+        }
+        self.nodes[node].terminated = Some(now);
+        let name = self.cluster.nodes()[node].name.clone();
+        self.log(now, "node_crashed", &name, String::new());
+        self.finish_node_crash(node);
+    }
+
+    /// Once a crashed node's tasks are gone, marks it terminated.
+    fn finish_node_crash(&mut self, node: usize) {
+        let state = &self.cluster.nodes()[node];
+        if state.lifecycle != NodeLifecycle::Terminated
+            && state.tasks == 0
+            && self.nodes[node].terminated.is_some()
+        {
+            self.cluster.set_lifecycle(node, NodeLifecycle::Terminated);
+        }
+    }
+
+    /// The node group launches a node like `node` (in `zone`, or the group's round-robin zone).
+    fn launch_replacement(
+        &mut self,
+        node: usize,
+        zone: Option<usize>,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let now = queue.now();
+        let group = self.cluster.nodes()[node].group;
+        let ordinal = self
+            .cluster
+            .nodes()
+            .iter()
+            .filter(|n| n.group == group)
+            .count();
+        let mut replacement =
+            self.scenario
+                .cluster
+                .new_node(group, ordinal, NodeLifecycle::Provisioning);
+        let zone = zone.unwrap_or(self.cluster.nodes()[node].zone);
+        replacement.zone = zone;
+        replacement.attributes.insert(
+            "ecs.availability-zone".into(),
+            self.cluster.zones()[zone].clone(),
+        );
+        let name = replacement.name.clone();
+        let index = self.cluster.add_node(replacement);
+        self.nodes.push(NodeRuntime {
+            launched: now,
+            cached_images: self.baked_images(group),
+            ..NodeRuntime::default()
+        });
+        self.log(
+            now,
+            "node_provisioning",
+            &name,
+            format!("replaces={}", self.cluster.nodes()[node].name),
+        );
+        let delay = self.draw_node_provision(index, group);
+        queue.schedule_in(delay, Event::NodeBooting { node: index as u32 });
+    }
+
+    /// A task dies at once: calls queued on it fail, calls in service fail (their frames become
+    /// zombies whose pending events are ignored), its node capacity is released.
+    pub(super) fn crash_task(&mut self, task: u32, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        let phase = self.tasks[task as usize].phase;
+        if !phase.is_live() && phase != TaskPhase::Stopping {
+            return;
+        }
+        let service = self.tasks[task as usize].service as usize;
+        if phase.is_live() {
+            self.services[service].live -= 1;
+        }
+        if self.replicas[task as usize].slot != NONE {
+            self.deactivate(task, now);
+        }
+        // Calls waiting in its queue.
+        while let Some(frame) = self.replicas[task as usize].queue.pop_front() {
+            self.services[service].queued.change(now, -1);
+            self.fail_frame(frame, FailReason::Crashed, queue);
+        }
+        // Calls in service on it: answer their callers with a failure now.
+        let affected: Vec<u32> = (0..self.frames.len() as u32)
+            .filter(|&f| {
+                let frame = &self.frames[f as usize];
+                frame.alive && !frame.zombie && frame.replica == task
+            })
+            .collect();
+        for frame_index in affected {
+            let frame = self.frames[frame_index as usize];
+            let state = &mut self.frames[frame_index as usize];
+            state.zombie = true;
+            state.holds_worker = false;
+            // Frames of this request may outlive it: never reuse its slot.
+            self.requests[frame.request as usize].leaked = true;
+            if !frame.remote {
+                continue;
+            }
+            if frame.parent == NONE {
+                self.finish_request(frame.request, Some(FailReason::Crashed), now);
+            } else {
+                // A stand-in frame carries the failure back; the zombie stays for its events.
+                let proxy = self.new_frame(frame.request, frame.node as usize, frame.parent, true);
+                self.frames[proxy as usize].failure = Some(FailReason::Crashed);
+                queue.schedule_in(
+                    self.scenario.app.hop_latency,
+                    Event::ResponseArrives { frame: proxy },
+                );
+            }
+        }
+        let busy = self.replicas[task as usize].busy.value() as i64;
+        self.replicas[task as usize].busy.change(now, -busy);
+        self.services[service].busy.change(now, -busy);
+        let state = &mut self.tasks[task as usize];
+        state.phase = TaskPhase::Stopped;
+        state.stopped = Some(now);
+        let node = state.node;
+        let subject = state.name.clone();
+        self.pending_tasks.retain(|&t| t != task);
+        if node != NONE {
+            let resources = self.task_request(service).resources;
+            self.cluster.release(node as usize, service, resources);
+            self.finish_node_crash(node as usize);
+        }
+        self.log(now, "task_crashed", &subject, String::new());
+    }
+
+    /// Records the first failure after each active fault's start.
+    pub(super) fn note_failure(&mut self, now: SimTime) {
+        for record in &mut self.fault_records {
+            if record.detected.is_none() && now >= record.started {
+                record.detected = Some(now);
+            }
+        }
+    }
+}
+
+impl World<'_> {
+    /// Fills in each fault's containment metrics from the per-interval SLO record and time series.
+    pub(super) fn fault_results(&self) -> Vec<FaultRecord> {
+        let app = &self.scenario.app;
+        let mut records = self.fault_records.clone();
+        for record in &mut records {
+            let start = record.started;
+            // Only classes within their SLO just before the fault can be broken by it (a class that
+            // was already failing its SLO is not the fault's doing).
+            let healthy_before = |intervals: &Vec<(SimTime, bool)>| {
+                intervals
+                    .iter()
+                    .rev()
+                    .find(|(at, _)| *at <= start)
+                    .is_none_or(|(_, violated)| !violated)
+            };
+            // Recovery: the end of the last interval after the start in which such a class broke
+            // its SLO; NaN when the run ends with one still broken.
+            let mut last_violation: Option<SimTime> = None;
+            let mut still_broken = false;
+            let mut broken = Vec::new();
+            for (class, intervals) in app.classes.iter().zip(&self.slo_intervals) {
+                if !healthy_before(intervals) {
+                    continue;
+                }
+                let violations: Vec<SimTime> = intervals
+                    .iter()
+                    .filter(|(at, violated)| *violated && *at > start)
+                    .map(|(at, _)| *at)
+                    .collect();
+                if let Some(&last) = violations.last() {
+                    broken.push(class.name.clone());
+                    last_violation =
+                        Some(last_violation.map_or(last, |seen: SimTime| seen.max(last)));
+                    if intervals
+                        .last()
+                        .is_some_and(|(at, violated)| *violated && *at >= self.end)
+                    {
+                        still_broken = true;
+                    }
+                }
+            }
+            record.time_to_recover_s = if still_broken {
+                f64::NAN
+            } else {
+                last_violation.map_or(0.0, |at| (at - start).as_secs_f64())
+            };
+            // At least one metrics interval, so an instant fault still has a window to measure.
+            let at_least = start + self.scenario.run.metrics_interval;
+            let window_end = if still_broken {
+                self.end
+            } else {
+                record
+                    .ended
+                    .max(last_violation.unwrap_or(start))
+                    .max(at_least)
+                    .min(self.end)
+            };
+            let in_window =
+                |at: f64| at > start.as_secs_f64() && at <= window_end.as_secs_f64() + 1e-9;
+            record.broken_classes = broken;
+            record.blast_radius =
+                record.broken_classes.len() as f64 / app.classes.len().max(1) as f64;
+            let interval = self.scenario.run.metrics_interval.as_secs_f64();
+            let total = |subject: &str, metric: &str| -> f64 {
+                self.timeseries
+                    .iter()
+                    .filter(|row| {
+                        row.subject == subject
+                            && row.metric == metric
+                            && in_window(row.time_s)
+                            && row.value.is_finite()
+                    })
+                    .map(|row| row.value * interval)
+                    .sum()
+            };
+            let touches = |class: &crate::app::ClassSpec| {
+                class.tree.nodes.iter().any(|node| {
+                    record
+                        .services
+                        .contains(&app.service_of_component[node.component])
+                })
+            };
+            record.collateral_failures = app
+                .classes
+                .iter()
+                .filter(|class| !touches(class))
+                .map(|class| total(&class.name, "failed_rps"))
+                .sum::<f64>()
+                .round()
+                .max(0.0);
+            let (completed, failed) = (total("all", "throughput_rps"), total("all", "failed_rps"));
+            record.availability_during = if completed + failed > 0.0 {
+                completed / (completed + failed)
+            } else {
+                f64::NAN
+            };
+        }
+        records
+    }
+}

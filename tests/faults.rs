@@ -1,0 +1,112 @@
+//! Fault injection: every request still ends exactly once; a crashed task's calls fail and it is
+//! replaced; a slow dependency exhausts blocking callers (collateral failures) but not non-blocking
+//! ones; spread across zones survives a zone outage.
+
+use fleetsim::experiment::run_replications;
+use fleetsim::model::ReplicationResult;
+use fleetsim::scenario;
+use std::path::Path;
+
+const QUICKSTART: &str = "scenarios/quickstart.toml";
+
+fn run(overrides: &[&str]) -> Vec<ReplicationResult> {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let loaded =
+        scenario::load(Path::new(QUICKSTART), &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let results = run_replications(&loaded.scenario, Some(2), &|_, _| {}).unwrap();
+    for result in &results {
+        assert!(result.conservation.holds(), "{:?}", result.conservation);
+        for row in &result.classes {
+            assert_eq!(
+                row.offered,
+                row.completed + row.failed + row.in_flight,
+                "{row:?}"
+            );
+        }
+    }
+    results
+}
+
+const FAULTS: [&str; 5] = [
+    "faults=[{ kind = \"container_crash\", service = \"payment\", at = \"2m\", count = 2 }]",
+    "faults=[{ kind = \"node_crash\", node_group = \"general\", node = 0, at = \"2m\" }]",
+    "faults=[{ kind = \"zone_outage\", zone = \"us-east-1a\", at = \"2m\", duration = \"1m\" }]",
+    "faults=[{ kind = \"latency\", component = \"payment\", at = \"2m\", duration = \"1m\", multiplier = 10 }]",
+    "faults=[{ kind = \"errors\", component = \"catalog\", at = \"2m\", duration = \"1m\", rate = 0.5 }]",
+];
+
+#[test]
+fn every_request_ends_exactly_once_under_every_fault() {
+    // The model asserts that no request ends twice; run() checks offered = completed + failed + in flight.
+    for fault in FAULTS {
+        let results = run(&[fault, "run.replications=2"]);
+        assert_eq!(results[0].faults.len(), 1, "{fault}");
+    }
+}
+
+#[test]
+fn a_crashed_task_fails_its_calls_and_is_replaced() {
+    let results = run(&[FAULTS[0]]);
+    let result = &results[0];
+    let (browse, checkout) = (&result.classes[0], &result.classes[2]);
+    assert_eq!(browse.failed_crashed, 0, "browse never calls payment");
+    assert!(
+        checkout.failed_crashed > 0,
+        "calls in flight on the crashed payment tasks fail"
+    );
+    let crashed = result
+        .events
+        .iter()
+        .filter(|e| e.kind == "task_crashed")
+        .count();
+    assert_eq!(crashed, 2);
+    // Two replacements become healthy after the crash.
+    let replaced = result
+        .events
+        .iter()
+        .filter(|e| {
+            e.kind == "task_healthy"
+                && e.subject.starts_with("payment/")
+                && e.time.as_secs_f64() > 120.0
+        })
+        .count();
+    assert_eq!(replaced, 2);
+    assert_eq!(result.faults[0].tasks_crashed, 2);
+    assert!(result.faults[0].detected.is_some());
+}
+
+#[test]
+fn a_slow_dependency_exhausts_blocking_callers_but_not_non_blocking_ones() {
+    let blocking = run(&[FAULTS[3]]);
+    let non_blocking = run(&[FAULTS[3], "app.components.frontend.non_blocking=true"]);
+    // Browse and cart never call payment; with a blocking frontend they still fail (collateral).
+    let collateral = |results: &[ReplicationResult]| results[0].faults[0].collateral_failures;
+    assert!(collateral(&blocking) > 1000.0, "{}", collateral(&blocking));
+    assert_eq!(collateral(&non_blocking), 0.0);
+    assert!(blocking[0].faults[0].blast_radius > non_blocking[0].faults[0].blast_radius);
+}
+
+#[test]
+fn a_zone_outage_is_survived_by_tasks_spread_over_zones() {
+    let results = run(&[FAULTS[2]]);
+    let fault = &results[0].faults[0];
+    assert!(fault.tasks_crashed > 0);
+    assert!(fault.availability_during > 0.9, "{fault:?}");
+    assert!(fault.time_to_recover_s.is_finite(), "{fault:?}");
+    // The zone's nodes are replaced when it comes back.
+    let replaced = results[0]
+        .events
+        .iter()
+        .filter(|e| e.kind == "node_provisioning" && e.detail.starts_with("replaces="))
+        .count();
+    assert_eq!(replaced, 2);
+}
+
+#[test]
+fn injected_errors_fail_only_the_classes_that_call_the_component() {
+    let results = run(&[FAULTS[4]]);
+    let classes = &results[0].classes;
+    assert!(classes[0].failed_error > 0, "browse calls catalog");
+    assert_eq!(classes[2].failed_error, 0, "checkout never calls catalog");
+    assert_eq!(results[0].faults[0].collateral_failures, 0.0);
+}
