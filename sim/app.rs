@@ -6,6 +6,7 @@ use crate::dist::Distribution;
 use crate::policy::autoscale::AutoscalerSpec;
 use crate::policy::balancer::BalancerKind;
 use crate::policy::placement::PlacementSpec;
+use crate::policy::resilience::ResilienceSpec;
 use crate::time::SimDuration;
 use serde::Serialize;
 
@@ -34,6 +35,8 @@ pub struct ComponentSpec {
     pub os: OsFamily,
     /// The architecture its image is built for; `None` for multi-arch images.
     pub arch: Option<Arch>,
+    /// How callers treat calls to it (timeout, retries, circuit breaker), if set.
+    pub resilience: Option<ResilienceSpec>,
 }
 
 /// A node of a call tree: a call to a component and what that component calls in turn.

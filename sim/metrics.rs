@@ -21,15 +21,21 @@ pub enum FailReason {
     Error,
     /// The task serving it crashed (container, node or zone failure).
     Crashed,
+    /// A call was not answered within its timeout.
+    Timeout,
+    /// A circuit breaker refused the call.
+    CircuitOpen,
 }
 
 impl FailReason {
     /// Every reason, in column order.
-    pub const ALL: [FailReason; 4] = [
+    pub const ALL: [FailReason; 6] = [
         FailReason::Rejected,
         FailReason::NoReplica,
         FailReason::Error,
         FailReason::Crashed,
+        FailReason::Timeout,
+        FailReason::CircuitOpen,
     ];
 
     /// The name used in columns and events.
@@ -39,6 +45,8 @@ impl FailReason {
             FailReason::NoReplica => "no_replica",
             FailReason::Error => "error",
             FailReason::Crashed => "crashed",
+            FailReason::Timeout => "timeout",
+            FailReason::CircuitOpen => "circuit_open",
         }
     }
 }
@@ -217,6 +225,10 @@ pub struct ClassSummary {
     pub failed_error: u64,
     /// Of those, failed because the task serving them crashed.
     pub failed_crashed: u64,
+    /// Of those, failed because a call timed out (after any retries).
+    pub failed_timeout: u64,
+    /// Of those, failed because a circuit breaker refused a call.
+    pub failed_circuit_open: u64,
     /// Of those, still in flight when the run ended.
     pub in_flight: u64,
     /// Completions per second of measured time.
@@ -277,6 +289,8 @@ impl ClassSummary {
             failed_no_replica: stats.failed_for(FailReason::NoReplica),
             failed_error: stats.failed_for(FailReason::Error),
             failed_crashed: stats.failed_for(FailReason::Crashed),
+            failed_timeout: stats.failed_for(FailReason::Timeout),
+            failed_circuit_open: stats.failed_for(FailReason::CircuitOpen),
             in_flight: offered - stats.completed() - failed,
             throughput_rps: stats.completed() as f64 / measured.as_secs_f64(),
             latency_mean_ms: stats.mean_ms(),

@@ -8,7 +8,7 @@ use std::io;
 use std::path::Path;
 
 /// The `summary.csv` columns, in order (part of the public contract).
-pub const SUMMARY_COLUMNS: [&str; 47] = [
+pub const SUMMARY_COLUMNS: [&str; 49] = [
     "replication",
     "class",
     "offered",
@@ -18,6 +18,8 @@ pub const SUMMARY_COLUMNS: [&str; 47] = [
     "failed_no_replica",
     "failed_error",
     "failed_crashed",
+    "failed_timeout",
+    "failed_circuit_open",
     "in_flight",
     "throughput_rps",
     "latency_mean_ms",
@@ -103,6 +105,8 @@ pub fn summary_csv(results: &[ReplicationResult]) -> Vec<u8> {
                 row.failed_no_replica.to_string(),
                 row.failed_error.to_string(),
                 row.failed_crashed.to_string(),
+                row.failed_timeout.to_string(),
+                row.failed_circuit_open.to_string(),
                 row.in_flight.to_string(),
                 format_float(row.throughput_rps),
                 format_float(row.latency_mean_ms),

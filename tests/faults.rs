@@ -110,3 +110,17 @@ fn injected_errors_fail_only_the_classes_that_call_the_component() {
     assert_eq!(classes[2].failed_error, 0, "checkout never calls catalog");
     assert_eq!(results[0].faults[0].collateral_failures, 0.0);
 }
+
+#[test]
+fn crashes_under_timeouts_and_retries_still_end_every_request_once() {
+    // Timeouts, retries and a breaker on payment and catalog, while tasks crash and a zone fails.
+    let resilience =
+        "{ timeout = \"100ms\", max_attempts = 3, circuit_breaker = { failure_rate = 0.5 } }";
+    let payment = format!("app.components.payment.resilience={resilience}");
+    let catalog = format!("app.components.catalog.resilience={resilience}");
+    for fault in FAULTS {
+        let results = run(&[fault, &payment, &catalog]);
+        let checkout = &results[0].classes[2];
+        assert!(checkout.completed > 0, "{fault}");
+    }
+}

@@ -229,8 +229,19 @@ proptest! {
         rate in 50u32..3000,
         balancer in prop::sample::select(vec!["round_robin", "random", "least_outstanding", "power_of_two_choices"]),
         non_blocking in any::<bool>(),
+        timeout_ms in prop::option::of(5u32..300),
+        max_attempts in 1u32..4,
+        breaker in any::<bool>(),
+        crash_at_s in prop::option::of(3u32..18),
     ) {
         let mut overrides = random_scenario(mode, workers, queue_limit, replicas, rate, balancer, non_blocking);
+        // Timeouts, retries and a breaker on calls to payment; a crash of a payment task.
+        let timeout = timeout_ms.map_or(String::new(), |ms| format!("timeout = \"{ms}ms\", "));
+        let breaker = if breaker { ", circuit_breaker = { failure_rate = 0.5, window = 10 }" } else { "" };
+        overrides.push(format!("app.components.payment.resilience={{ {timeout}max_attempts = {max_attempts}{breaker} }}"));
+        if let (Some(at), "microservices") = (crash_at_s, mode) {
+            overrides.push(format!("faults=[{{ kind = \"container_crash\", service = \"payment\", at = \"{at}s\" }}]"));
+        }
         // Drop the per-component replicas so the deployment default applies to every service.
         for component in ["frontend", "catalog", "cart", "checkout", "payment"] {
             overrides.push(format!("app.deployment.services.{}.replicas={replicas}", if mode == "monolith" { "monolith" } else { component }));

@@ -358,8 +358,6 @@ impl World<'_> {
             let state = &mut self.frames[frame_index as usize];
             state.zombie = true;
             state.holds_worker = false;
-            // Frames of this request may outlive it: never reuse its slot.
-            self.requests[frame.request as usize].leaked = true;
             if !frame.remote {
                 continue;
             }
@@ -368,7 +366,14 @@ impl World<'_> {
             } else {
                 // A stand-in frame carries the failure back; the zombie stays for its events.
                 let proxy = self.new_frame(frame.request, frame.node as usize, frame.parent, true);
-                self.frames[proxy as usize].failure = Some(FailReason::Crashed);
+                let stand_in = &mut self.frames[proxy as usize];
+                stand_in.failure = Some(FailReason::Crashed);
+                stand_in.attempt = frame.attempt;
+                stand_in.abandoned = frame.abandoned;
+                // Its timer (on the zombie) is ignored; the stand-in's answer settles the attempt.
+                if let Some(timer) = frame.timer {
+                    queue.cancel(timer);
+                }
                 queue.schedule_in(
                     self.scenario.app.hop_latency,
                     Event::ResponseArrives { frame: proxy },

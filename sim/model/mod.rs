@@ -8,6 +8,7 @@ mod faults;
 mod fleet;
 mod observe;
 mod requests;
+mod resilience;
 mod rollouts;
 mod scaling;
 
@@ -76,6 +77,10 @@ enum Event {
     FaultStarts { fault: u32 },
     /// A fault's window ends.
     FaultEnds { fault: u32 },
+    /// A call's timeout expires.
+    CallTimeout { frame: u32 },
+    /// A retry goes out after its backoff.
+    RetrySend { frame: u32 },
     /// A metrics interval ends.
     Sample,
     /// The warmup ends: summaries start counting.
@@ -91,8 +96,9 @@ struct Request {
     counted: bool,
     /// False once the request has completed or failed: a second ending is a bug.
     open: bool,
-    /// A crash left frames of this request behind: its slot is never reused.
-    leaked: bool,
+    /// Frames of this request still allocated: its slot is reused only once it has ended and
+    /// none is left (abandoned attempts and crashed frames may outlive the request).
+    frames: u32,
 }
 
 /// The activation of one call-tree node for one request.
@@ -120,6 +126,12 @@ struct Frame {
     /// Its task crashed under it: it answers nobody and is never reused (its pending events are
     /// ignored when they fire).
     zombie: bool,
+    /// Which attempt of the call this is (1 = the first).
+    attempt: u8,
+    /// The caller gave up on it (timeout): its answer, when it comes, is dropped.
+    abandoned: bool,
+    /// Its pending timeout, if any.
+    timer: Option<EventId>,
 }
 
 /// The request-serving side of a task: a FCFS queue in front of `workers` servers.
@@ -348,6 +360,11 @@ struct World<'s> {
     /// Nodes each zone's outage took down (replaced when it ends).
     outage_nodes: Vec<Vec<usize>>,
     fault_records: Vec<FaultRecord>,
+    retry_key: u64,
+    /// Per component: callers' view of calls to it (breaker, budget, counters).
+    edges: Vec<resilience::Edge>,
+    /// The sampler's last view of each edge's counters.
+    edge_sampled: Vec<[u64; 4]>,
     lifecycle_key: u64,
     next_request_id: u64,
     requests: Vec<Request>,
@@ -390,11 +407,9 @@ impl Handler<Event> for World<'_> {
             Event::Arrival => self.on_arrival(queue),
             Event::CallArrives { frame } => self.arrive_at_service(frame, queue),
             Event::WorkDone { frame } => self.on_work_done(frame, queue),
-            Event::ResponseArrives { frame } => {
-                let finished = self.frames[frame as usize];
-                self.free_frame(frame);
-                self.child_done(finished.parent, finished.failure, queue);
-            }
+            Event::ResponseArrives { frame } => self.on_response(frame, queue),
+            Event::CallTimeout { frame } => self.on_call_timeout(frame, queue),
+            Event::RetrySend { frame } => self.send_call(frame, queue),
             Event::NodeBooting { node } => self.on_node_booting(node as usize, queue),
             Event::NodeReady { node } => self.on_node_ready(node as usize, queue),
             Event::NodePullProgress { node } => self.on_pull_progress(node as usize, queue),
@@ -494,6 +509,9 @@ impl<'s> World<'s> {
             zone_down: vec![false; scenario.cluster.zones.len()],
             outage_nodes: vec![Vec::new(); scenario.cluster.zones.len()],
             fault_records: Vec::new(),
+            retry_key: rng::stream_key(seed, replication, "retry"),
+            edges: app.components.iter().map(resilience::Edge::new).collect(),
+            edge_sampled: vec![[0; 4]; app.components.len()],
             lifecycle_key: rng::stream_key(seed, replication, "lifecycle"),
             next_request_id: 0,
             requests: Vec::new(),

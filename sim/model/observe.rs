@@ -104,6 +104,7 @@ impl World<'_> {
         let window = now - self.interval_start;
         self.sample_requests(now, window);
         self.sample_services(now, window);
+        self.sample_edges(now);
         self.sample_cluster(now, window);
         for stats in &mut self.interval_stats {
             stats.reset();

@@ -36,7 +36,7 @@ impl<'s> World<'s> {
             arrival: now,
             counted,
             open: true,
-            leaked: false,
+            frames: 0,
         };
         let request_index = match self.free_requests.pop() {
             Some(index) => {
@@ -73,7 +73,11 @@ impl<'s> World<'s> {
             arrived: SimTime::ZERO,
             alive: true,
             zombie: false,
+            attempt: 1,
+            abandoned: false,
+            timer: None,
         };
+        self.requests[request as usize].frames += 1;
         match self.free_frames.pop() {
             Some(index) => {
                 self.frames[index as usize] = frame;
@@ -87,8 +91,15 @@ impl<'s> World<'s> {
     }
 
     pub(super) fn free_frame(&mut self, frame: u32) {
-        self.frames[frame as usize].alive = false;
+        let state = &mut self.frames[frame as usize];
+        state.alive = false;
+        let request = state.request as usize;
         self.free_frames.push(frame);
+        let owner = &mut self.requests[request];
+        owner.frames -= 1;
+        if owner.frames == 0 && !owner.open {
+            self.free_requests.push(request as u32);
+        }
     }
 
     pub(super) fn call_node(&self, frame: &Frame) -> &'s CallNode {
@@ -277,10 +288,7 @@ impl<'s> World<'s> {
             .is_remote(parent_component, child_component);
         let child_frame = self.new_frame(parent.request, child, parent_index, remote);
         if remote {
-            queue.schedule_in(
-                self.scenario.app.hop_latency,
-                Event::CallArrives { frame: child_frame },
-            );
+            self.send_call(child_frame, queue);
         } else if self.injected_error(&self.frames[child_frame as usize].clone(), child_component) {
             // An in-process call into a component with injected errors fails at once.
             self.frames[child_frame as usize].replica = parent.replica;
@@ -403,7 +411,7 @@ impl<'s> World<'s> {
         let request = self.requests[request_index as usize];
         assert!(request.open, "request {} ended twice", request.id);
         self.requests[request_index as usize].open = false;
-        if !request.leaked {
+        if request.frames == 0 {
             self.free_requests.push(request_index);
         }
         if failure.is_some() && !self.fault_records.is_empty() {

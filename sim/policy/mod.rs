@@ -4,3 +4,4 @@ pub mod autoscale;
 pub mod balancer;
 pub mod cluster_autoscale;
 pub mod placement;
+pub mod resilience;

@@ -7,6 +7,7 @@ mod cluster_autoscaling;
 mod faults;
 mod placement;
 mod raw;
+mod resilience;
 mod rollouts;
 pub mod source;
 pub mod units;

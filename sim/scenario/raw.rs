@@ -217,6 +217,30 @@ pub struct RawComponent {
     pub os: Option<String>,
     pub arch: Option<String>,
     pub autoscaling: Option<RawAutoscaling>,
+    pub resilience: Option<RawResilience>,
+}
+
+/// `resilience = { timeout = "1s", max_attempts = 3, ... }`: how callers treat calls to a component.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResilience {
+    pub timeout: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub backoff_base: Option<String>,
+    pub backoff_max: Option<String>,
+    pub retry_budget: Option<f64>,
+    pub circuit_breaker: Option<RawBreaker>,
+}
+
+/// `circuit_breaker = { failure_rate = 0.5, window = 20, minimum_calls = 10, open_for = "5s" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBreaker {
+    pub failure_rate: Option<f64>,
+    pub window: Option<u32>,
+    pub minimum_calls: Option<u32>,
+    pub open_for: Option<String>,
+    pub half_open_calls: Option<u32>,
 }
 
 /// A distribution table: `{ dist = "lognormal", mean = "10ms", cv = 2 }`.

@@ -471,6 +471,13 @@ fn validate_components(raw: &[RawComponent]) -> Checked<Vec<ComponentSpec>> {
             replicas: component.replicas,
             os: super::cluster::os_at(&component.os, &format!("{path}.os"))?,
             arch: super::cluster::optional_arch(&component.arch, &format!("{path}.arch"))?,
+            resilience: component
+                .resilience
+                .as_ref()
+                .map(|raw| {
+                    super::resilience::validate_resilience(raw, &format!("{path}.resilience"))
+                })
+                .transpose()?,
         });
     }
     Ok(components)

@@ -1,0 +1,44 @@
+//! Resilience patterns on calls to a component: timeouts, retries with jittered exponential backoff
+//! and a retry budget, and a circuit breaker. Defaults follow Envoy and resilience4j
+//! (facts/domain.md §5).
+
+mod circuit_breaker;
+mod retry;
+
+pub use circuit_breaker::{BreakerState, CircuitBreaker};
+pub use retry::{RetryBudget, backoff};
+
+use crate::time::SimDuration;
+use serde::Serialize;
+
+/// How callers treat calls to one component.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResilienceSpec {
+    /// A call not answered within this fails with `timeout` (the callee's work goes on).
+    pub timeout: Option<SimDuration>,
+    /// Attempts in all, the first included (1 = no retries).
+    pub max_attempts: u32,
+    /// Backoff base: attempt k waits a uniform draw in [0, min(cap, base × 2^(k−1))] (full jitter).
+    pub backoff_base: SimDuration,
+    /// Backoff cap.
+    pub backoff_max: SimDuration,
+    /// Retries allowed per first attempt, over 10-second windows (`None`: unlimited).
+    pub retry_budget: Option<f64>,
+    /// The circuit breaker, if any.
+    pub circuit_breaker: Option<BreakerSpec>,
+}
+
+/// A count-based circuit breaker (resilience4j semantics).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BreakerSpec {
+    /// Opens when the failure rate over the window reaches this (0–1).
+    pub failure_rate: f64,
+    /// Outcomes in the sliding window.
+    pub window: u32,
+    /// Fewest outcomes before the rate is judged.
+    pub minimum_calls: u32,
+    /// How long it stays open before letting trial calls through.
+    pub open_for: SimDuration,
+    /// Trial calls in the half-open state.
+    pub half_open_calls: u32,
+}

@@ -1,0 +1,106 @@
+//! The lessons of `scenarios/retry-storm.toml`, asserted from its outputs: aggressive retries
+//! without a budget keep the system failing after a short latency spike (a metastable failure);
+//! a retry budget or a circuit breaker lets it recover. Every request still ends exactly once.
+
+use fleetsim::experiment::run_replications;
+use fleetsim::model::ReplicationResult;
+use fleetsim::scenario;
+use std::path::Path;
+
+const RETRY_STORM: &str = "scenarios/retry-storm.toml";
+/// The spike: 2 min to 2 min 20 s; the run lasts 8 min.
+const SPIKE_END_S: f64 = 140.0;
+
+fn run(overrides: &[&str]) -> ReplicationResult {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let loaded =
+        scenario::load(Path::new(RETRY_STORM), &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let mut results = run_replications(&loaded.scenario, Some(1), &|_, _| {}).unwrap();
+    let result = results.remove(0);
+    assert!(result.conservation.holds(), "{:?}", result.conservation);
+    result
+}
+
+/// Failed requests per second of all classes, averaged over the last `seconds` of the run.
+fn late_failure_rate(result: &ReplicationResult, seconds: f64) -> f64 {
+    let end = result
+        .timeseries
+        .iter()
+        .map(|row| row.time_s)
+        .fold(0.0, f64::max);
+    let rows: Vec<f64> = result
+        .timeseries
+        .iter()
+        .filter(|row| {
+            row.subject == "all" && row.metric == "failed_rps" && row.time_s > end - seconds
+        })
+        .map(|row| row.value)
+        .collect();
+    rows.iter().sum::<f64>() / rows.len() as f64
+}
+
+/// Retries per first attempt to the api over the last `seconds`.
+fn late_amplification(result: &ReplicationResult, seconds: f64) -> f64 {
+    let end = result
+        .timeseries
+        .iter()
+        .map(|row| row.time_s)
+        .fold(0.0, f64::max);
+    let total = |metric: &str| -> f64 {
+        result
+            .timeseries
+            .iter()
+            .filter(|row| {
+                row.subject == "api" && row.metric == metric && row.time_s > end - seconds
+            })
+            .map(|row| row.value)
+            .sum()
+    };
+    total("call_retries") / total("call_attempts")
+}
+
+#[test]
+fn retries_without_a_budget_keep_failing_after_the_trigger_is_gone() {
+    let storm = run(&[]);
+    let fault = &storm.faults[0];
+    assert!(
+        fault.time_to_recover_s.is_nan(),
+        "never recovers: {fault:?}"
+    );
+    // Five minutes after the 20-second spike ended, nearly every request still fails, and the api
+    // serves about three retries per request: the sustaining effect.
+    assert!(
+        late_failure_rate(&storm, 120.0) > 500.0,
+        "{}",
+        late_failure_rate(&storm, 120.0)
+    );
+    assert!(
+        late_amplification(&storm, 120.0) > 2.0,
+        "{}",
+        late_amplification(&storm, 120.0)
+    );
+    assert!(storm.classes[0].failed_timeout > 0);
+}
+
+#[test]
+fn a_retry_budget_or_a_circuit_breaker_recovers() {
+    for fix in [
+        "app.components.api.resilience.retry_budget=0.1",
+        "app.components.api.resilience.circuit_breaker={ failure_rate = 0.5 }",
+    ] {
+        let result = run(&[fix]);
+        let fault = &result.faults[0];
+        assert!(fault.time_to_recover_s.is_finite(), "{fix}: {fault:?}");
+        assert!(
+            fault.started.as_secs_f64() + fault.time_to_recover_s < SPIKE_END_S + 120.0,
+            "{fix}: {fault:?}"
+        );
+        assert_eq!(late_failure_rate(&result, 120.0), 0.0, "{fix}");
+        assert!(late_amplification(&result, 120.0) < 0.01, "{fix}");
+    }
+    let breaker = run(&["app.components.api.resilience.circuit_breaker={ failure_rate = 0.5 }"]);
+    assert!(
+        breaker.classes[0].failed_circuit_open > 0,
+        "the breaker refused calls while open"
+    );
+}
