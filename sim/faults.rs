@@ -49,6 +49,17 @@ pub enum FaultKind {
         /// Delay added to each of its calls.
         added: SimDuration,
     },
+    /// A component leaks memory for the duration: every task of its service fills its memory
+    /// reservation (from half full) at `bytes_per_sec` and is killed out of memory, then replaced —
+    /// and its replacements leak too.
+    MemoryLeak {
+        /// Component index.
+        component: usize,
+        /// How long the leaking version runs.
+        duration: SimDuration,
+        /// Leak rate, bytes per second.
+        bytes_per_sec: f64,
+    },
     /// A fraction of a component's calls fail at once for the duration.
     Errors {
         /// Component index.
@@ -68,6 +79,7 @@ impl FaultKind {
             FaultKind::NodeCrash { .. } => "node_crash",
             FaultKind::ZoneOutage { .. } => "zone_outage",
             FaultKind::Latency { .. } => "latency",
+            FaultKind::MemoryLeak { .. } => "memory_leak",
             FaultKind::Errors { .. } => "errors",
         }
     }
@@ -77,6 +89,7 @@ impl FaultKind {
         match self {
             FaultKind::ZoneOutage { duration, .. }
             | FaultKind::Latency { duration, .. }
+            | FaultKind::MemoryLeak { duration, .. }
             | FaultKind::Errors { duration, .. } => *duration,
             _ => SimDuration::ZERO,
         }

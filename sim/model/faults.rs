@@ -193,6 +193,25 @@ impl World<'_> {
                 fault.multiplier = multiplier;
                 fault.added = added;
             }
+            FaultKind::MemoryLeak {
+                component,
+                bytes_per_sec,
+                duration,
+            } => {
+                let service = self.scenario.app.service_of_component[component];
+                record.target = self.scenario.app.components[component].name.clone();
+                record.services.push(service);
+                self.leaks[service] = Some((bytes_per_sec, now + duration));
+                let healthy: Vec<u32> = (0..self.tasks.len() as u32)
+                    .filter(|&t| {
+                        self.tasks[t as usize].service as usize == service
+                            && self.tasks[t as usize].phase == TaskPhase::Healthy
+                    })
+                    .collect();
+                for task in healthy {
+                    self.schedule_oom(task, queue);
+                }
+            }
             FaultKind::Errors {
                 component, rate, ..
             } => {
@@ -248,9 +267,48 @@ impl World<'_> {
             FaultKind::Latency { component, .. } | FaultKind::Errors { component, .. } => {
                 self.component_faults[component] = ComponentFault::default();
             }
+            FaultKind::MemoryLeak { component, .. } => {
+                self.leaks[self.scenario.app.service_of_component[component]] = None;
+            }
             _ => {}
         }
         self.log(now, "fault_ended", &format!("fault/{index}"), String::new());
+    }
+
+    /// With its service leaking, a healthy task is killed when its memory reservation fills up
+    /// (from half full at the leak rate).
+    pub(super) fn schedule_oom(&mut self, task: u32, queue: &mut EventQueue<Event>) {
+        let service = self.tasks[task as usize].service as usize;
+        let Some((bytes_per_sec, until)) = self.leaks[service] else {
+            return;
+        };
+        let memory = self.scenario.app.services[service].memory_bytes as f64;
+        let at = queue.now() + SimDuration::from_secs_f64(memory * 0.5 / bytes_per_sec);
+        if at < until {
+            queue.schedule_at(at, Event::OutOfMemory { task });
+        }
+    }
+
+    /// A leaking task ran out of memory: it is killed (a crash) and replaced.
+    pub(super) fn on_out_of_memory(&mut self, task: u32, queue: &mut EventQueue<Event>) {
+        if self.tasks[task as usize].phase != TaskPhase::Healthy {
+            return;
+        }
+        let now = queue.now();
+        let service = self.tasks[task as usize].service as usize;
+        let subject = self.tasks[task as usize].name.clone();
+        self.log(now, "task_oom_killed", &subject, String::new());
+        if let Some(record) = self
+            .fault_records
+            .iter_mut()
+            .rev()
+            .find(|r| r.kind == "memory_leak" && r.services.contains(&service))
+        {
+            record.tasks_crashed += 1;
+        }
+        self.crash_task(task, queue);
+        let desired = self.services[service].desired;
+        self.set_desired(service, desired, queue);
     }
 
     fn live_tasks_on(&self, node: usize) -> Vec<u32> {
@@ -350,7 +408,8 @@ impl World<'_> {
         let affected: Vec<u32> = (0..self.frames.len() as u32)
             .filter(|&f| {
                 let frame = &self.frames[f as usize];
-                frame.alive && !frame.zombie && frame.replica == task
+                // Frames whose answer is already on its way are done with the task.
+                frame.alive && !frame.zombie && !frame.responded && frame.replica == task
             })
             .collect();
         for frame_index in affected {
@@ -368,6 +427,7 @@ impl World<'_> {
                 let proxy = self.new_frame(frame.request, frame.node as usize, frame.parent, true);
                 let stand_in = &mut self.frames[proxy as usize];
                 stand_in.failure = Some(FailReason::Crashed);
+                stand_in.responded = true;
                 stand_in.attempt = frame.attempt;
                 stand_in.abandoned = frame.abandoned;
                 // Its timer (on the zombie) is ignored; the stand-in's answer settles the attempt.

@@ -81,6 +81,8 @@ enum Event {
     CallTimeout { frame: u32 },
     /// A retry goes out after its backoff.
     RetrySend { frame: u32 },
+    /// A leaking task's memory is full.
+    OutOfMemory { task: u32 },
     /// A metrics interval ends.
     Sample,
     /// The warmup ends: summaries start counting.
@@ -132,6 +134,8 @@ struct Frame {
     abandoned: bool,
     /// Its pending timeout, if any.
     timer: Option<EventId>,
+    /// Its answer is on its way to the caller (the frame waits only for that event).
+    responded: bool,
 }
 
 /// The request-serving side of a task: a FCFS queue in front of `workers` servers.
@@ -360,6 +364,8 @@ struct World<'s> {
     /// Nodes each zone's outage took down (replaced when it ends).
     outage_nodes: Vec<Vec<usize>>,
     fault_records: Vec<FaultRecord>,
+    /// Per service: a memory leak (bytes per second, until when), if one is active.
+    leaks: Vec<Option<(f64, SimTime)>>,
     retry_key: u64,
     /// Per component: callers' view of calls to it (breaker, budget, counters).
     edges: Vec<resilience::Edge>,
@@ -410,6 +416,7 @@ impl Handler<Event> for World<'_> {
             Event::ResponseArrives { frame } => self.on_response(frame, queue),
             Event::CallTimeout { frame } => self.on_call_timeout(frame, queue),
             Event::RetrySend { frame } => self.send_call(frame, queue),
+            Event::OutOfMemory { task } => self.on_out_of_memory(task, queue),
             Event::NodeBooting { node } => self.on_node_booting(node as usize, queue),
             Event::NodeReady { node } => self.on_node_ready(node as usize, queue),
             Event::NodePullProgress { node } => self.on_pull_progress(node as usize, queue),
@@ -418,6 +425,7 @@ impl Handler<Event> for World<'_> {
             Event::TaskRunning { task } => self.on_task_running(task, queue),
             Event::TaskHealthy { task } => {
                 self.on_task_healthy(task, queue.now());
+                self.schedule_oom(task, queue);
                 let service = self.tasks[task as usize].service as usize;
                 self.reconcile_rollout(service, queue);
             }
@@ -509,6 +517,7 @@ impl<'s> World<'s> {
             zone_down: vec![false; scenario.cluster.zones.len()],
             outage_nodes: vec![Vec::new(); scenario.cluster.zones.len()],
             fault_records: Vec::new(),
+            leaks: vec![None; app.services.len()],
             retry_key: rng::stream_key(seed, replication, "retry"),
             edges: app.components.iter().map(resilience::Edge::new).collect(),
             edge_sampled: vec![[0; 4]; app.components.len()],

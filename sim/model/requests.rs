@@ -76,6 +76,7 @@ impl<'s> World<'s> {
             attempt: 1,
             abandoned: false,
             timer: None,
+            responded: false,
         };
         self.requests[request as usize].frames += 1;
         match self.free_frames.pop() {
@@ -348,6 +349,7 @@ impl<'s> World<'s> {
             self.free_frame(frame_index);
             self.finish_request(frame.request, frame.failure, queue.now());
         } else if frame.remote {
+            self.frames[frame_index as usize].responded = true;
             queue.schedule_in(
                 self.scenario.app.hop_latency,
                 Event::ResponseArrives { frame: frame_index },
@@ -368,6 +370,7 @@ impl<'s> World<'s> {
         if frame.failure.is_none() {
             frame.failure = failure;
         }
+        assert!(frame.pending > 0, "a call answered twice");
         frame.pending -= 1;
         if frame.zombie {
             return;

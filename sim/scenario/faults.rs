@@ -36,6 +36,7 @@ pub(super) fn validate_faults(
             "node_crash" => &["node_group", "node"],
             "zone_outage" => &["zone", "duration"],
             "latency" => &["component", "duration", "multiplier", "added"],
+            "memory_leak" => &["component", "duration", "leak_rate"],
             "errors" => &["component", "duration", "rate"],
             other => {
                 return Err(Problem::new(
@@ -56,6 +57,7 @@ pub(super) fn validate_faults(
             ("multiplier", fault.multiplier.is_some()),
             ("added", fault.added.is_some()),
             ("rate", fault.rate.is_some()),
+            ("leak_rate", fault.leak_rate.is_some()),
         ];
         reject_inapplicable(&path, &format!("a {kind} fault"), &present, allowed)?;
         let at_path = format!("{path}.at");
@@ -204,6 +206,25 @@ pub(super) fn validate_faults(
                     duration: window("5m")?,
                     multiplier,
                     added,
+                }
+            }
+            "memory_leak" => {
+                let component = component()?;
+                let rate_path = format!("{path}.leak_rate");
+                let text = require(
+                    fault.leak_rate.clone(),
+                    &rate_path,
+                    "how fast memory grows, e.g. leak_rate = \"10MB/s\"",
+                )?;
+                let bytes_per_sec = super::units::parse_bandwidth(&text)
+                    .map_err(|e| Problem::new(&rate_path, e))?;
+                if bytes_per_sec <= 0.0 {
+                    return Err(Problem::new(rate_path, "must be above zero"));
+                }
+                FaultKind::MemoryLeak {
+                    component,
+                    duration: window("10m")?,
+                    bytes_per_sec,
                 }
             }
             _ => {

@@ -45,6 +45,7 @@ pub struct RawFault {
     pub multiplier: Option<f64>,
     pub added: Option<String>,
     pub rate: Option<f64>,
+    pub leak_rate: Option<String>,
 }
 
 /// `[run]`.

@@ -1,0 +1,46 @@
+//! The lesson of `scenarios/monolith-vs-microservices.toml`, asserted from its outputs: the same
+//! memory leak in one component takes down every request class of a monolith, but only the classes
+//! that call the component when it runs as its own service — on the same request stream.
+
+use fleetsim::experiment::run_replications;
+use fleetsim::model::ReplicationResult;
+use fleetsim::scenario;
+use std::path::Path;
+
+const SCENARIO: &str = "scenarios/monolith-vs-microservices.toml";
+
+fn run(overrides: &[&str]) -> ReplicationResult {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let loaded = scenario::load(Path::new(SCENARIO), &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let mut results = run_replications(&loaded.scenario, Some(1), &|_, _| {}).unwrap();
+    let result = results.remove(0);
+    assert!(result.conservation.holds());
+    result
+}
+
+#[test]
+fn a_leak_in_one_component_is_contained_by_microservices_but_not_by_a_monolith() {
+    let micro = run(&[]);
+    let mono = run(&[
+        "app.deployment.mode=monolith",
+        "app.deployment.services.monolith.workers=4",
+    ]);
+    // The same requests arrive in both (common random numbers).
+    assert_eq!(micro.conservation.offered, mono.conservation.offered);
+    let failed = |result: &ReplicationResult, class: usize| result.classes[class].failed;
+    // Microservices: browse never touches the cart and never fails; cart and checkout do.
+    assert_eq!(failed(&micro, 0), 0, "browse is contained");
+    assert!(failed(&micro, 1) > 0 && failed(&micro, 2) > 0);
+    assert_eq!(micro.faults[0].collateral_failures, 0.0);
+    // Monolith: every class fails while leaking replicas restart.
+    for class in 0..3 {
+        assert!(
+            failed(&mono, class) > 100,
+            "class {class}: {}",
+            failed(&mono, class)
+        );
+    }
+    assert!(mono.classes[0].failed_crashed + mono.classes[0].failed_no_replica > 0);
+    assert!(mono.faults[0].blast_radius >= micro.faults[0].blast_radius);
+    assert!(micro.faults[0].tasks_crashed > 0 && mono.faults[0].tasks_crashed > 0);
+}
