@@ -302,6 +302,14 @@ fn describe(loaded: &Loaded) -> String {
             class.slo.availability
         );
     }
+    for fault in &scenario.faults {
+        let _ = writeln!(
+            out,
+            "fault at {}: {}",
+            fault.at,
+            serde_json::to_string(&fault.kind).unwrap_or_default()
+        );
+    }
     if let Some(autoscaler) = &scenario.cluster_autoscaler {
         let _ = writeln!(
             out,

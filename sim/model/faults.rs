@@ -263,6 +263,8 @@ impl World<'_> {
                 for node in std::mem::take(&mut self.outage_nodes[zone]) {
                     self.launch_replacement(node, Some(zone), queue);
                 }
+                // Fargate tasks left pending while the zone was down can be placed again.
+                self.place_pending(queue);
             }
             FaultKind::Latency { component, .. } | FaultKind::Errors { component, .. } => {
                 self.component_faults[component] = ComponentFault::default();
@@ -480,7 +482,7 @@ impl World<'_> {
                 intervals
                     .iter()
                     .rev()
-                    .find(|(at, _)| *at <= start)
+                    .find(|(at, _)| *at < start)
                     .is_none_or(|(_, violated)| !violated)
             };
             // Recovery: the end of the last interval after the start in which such a class broke
@@ -494,7 +496,7 @@ impl World<'_> {
                 }
                 let violations: Vec<SimTime> = intervals
                     .iter()
-                    .filter(|(at, violated)| *violated && *at > start)
+                    .filter(|(at, violated)| *violated && *at >= start)
                     .map(|(at, _)| *at)
                     .collect();
                 if let Some(&last) = violations.last() {
@@ -525,8 +527,10 @@ impl World<'_> {
                     .max(at_least)
                     .min(self.end)
             };
+            // The interval ending exactly at the start holds the fault's instant effects (a fault
+            // runs before a sample at the same instant), so it counts as during.
             let in_window =
-                |at: f64| at > start.as_secs_f64() && at <= window_end.as_secs_f64() + 1e-9;
+                |at: f64| at >= start.as_secs_f64() && at <= window_end.as_secs_f64() + 1e-9;
             record.broken_classes = broken;
             record.blast_radius =
                 record.broken_classes.len() as f64 / app.classes.len().max(1) as f64;
