@@ -44,3 +44,37 @@ fn a_leak_in_one_component_is_contained_by_microservices_but_not_by_a_monolith()
     assert!(mono.faults[0].blast_radius >= micro.faults[0].blast_radius);
     assert!(micro.faults[0].tasks_crashed > 0 && mono.faults[0].tasks_crashed > 0);
 }
+
+const ZONE_OUTAGE: &str = "scenarios/zone-outage.toml";
+
+fn run_zone(overrides: &[&str]) -> ReplicationResult {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let loaded =
+        scenario::load(Path::new(ZONE_OUTAGE), &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let mut results = run_replications(&loaded.scenario, Some(1), &|_, _| {}).unwrap();
+    let result = results.remove(0);
+    assert!(result.conservation.holds());
+    result
+}
+
+#[test]
+fn spread_across_zones_survives_a_zone_outage_and_binpack_does_not() {
+    let spread = run_zone(&[]);
+    let binpack = run_zone(&["cluster.placement.strategy=[\"binpack(memory)\"]"]);
+    let (s, b) = (&spread.faults[0], &binpack.faults[0]);
+    // Spread: a third of the tasks die, the rest carry the load; only in-flight calls fail.
+    assert_eq!(s.tasks_crashed, 2);
+    assert!(s.availability_during > 0.999, "{s:?}");
+    assert!(s.broken_classes.is_empty(), "{s:?}");
+    // Binpack: every task was on one node of the zone; the service is down until replacements
+    // are placed elsewhere and have pulled the 1 GB image.
+    assert_eq!(b.tasks_crashed, 6);
+    assert_eq!(b.blast_radius, 1.0);
+    assert!(b.time_to_recover_s > s.time_to_recover_s, "{b:?}");
+    assert!(
+        binpack.classes[0].failed > 100 * spread.classes[0].failed.max(1),
+        "{} vs {}",
+        binpack.classes[0].failed,
+        spread.classes[0].failed
+    );
+}
