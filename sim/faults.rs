@@ -30,6 +30,16 @@ pub enum FaultKind {
         /// Ordinal of the node within the group; `None` for a random ready node.
         node: Option<u32>,
     },
+    /// A Spot node gets its interruption notice: it drains (its tasks stop gracefully and are
+    /// replaced elsewhere) and is terminated when the notice runs out; its group replaces it.
+    SpotInterruption {
+        /// Node group index.
+        node_group: usize,
+        /// Ordinal of the node within the group; `None` for a random ready node.
+        node: Option<u32>,
+        /// Time from the notice to termination (two minutes on EC2).
+        notice: SimDuration,
+    },
     /// Every node (and Fargate task) in a zone is down for the duration; the zone's nodes are
     /// replaced when it comes back.
     ZoneOutage {
@@ -77,6 +87,7 @@ impl FaultKind {
         match self {
             FaultKind::ContainerCrash { .. } => "container_crash",
             FaultKind::NodeCrash { .. } => "node_crash",
+            FaultKind::SpotInterruption { .. } => "spot_interruption",
             FaultKind::ZoneOutage { .. } => "zone_outage",
             FaultKind::Latency { .. } => "latency",
             FaultKind::MemoryLeak { .. } => "memory_leak",
@@ -91,6 +102,7 @@ impl FaultKind {
             | FaultKind::Latency { duration, .. }
             | FaultKind::MemoryLeak { duration, .. }
             | FaultKind::Errors { duration, .. } => *duration,
+            FaultKind::SpotInterruption { notice, .. } => *notice,
             _ => SimDuration::ZERO,
         }
     }

@@ -124,3 +124,32 @@ fn crashes_under_timeouts_and_retries_still_end_every_request_once() {
         assert!(checkout.completed > 0, "{fault}");
     }
 }
+
+#[test]
+fn a_spot_interruption_drains_gracefully_before_the_node_goes() {
+    let results = run(&[
+        "faults=[{ kind = \"spot_interruption\", node_group = \"general\", node = 0, at = \"2m\" }]",
+    ]);
+    let result = &results[0];
+    // Tasks on the node stop gracefully at the notice: nothing crashes.
+    assert!(result.classes.iter().all(|class| class.failed_crashed == 0));
+    let stopping = result
+        .events
+        .iter()
+        .filter(|e| e.kind == "task_stopping" && (e.time.as_secs_f64() - 120.0).abs() < 1e-9)
+        .count();
+    assert!(stopping > 0);
+    assert!(
+        result
+            .events
+            .iter()
+            .any(|e| e.kind == "spot_interruption_notice")
+    );
+    // The group replaces the node when the two-minute notice runs out.
+    let replacement = result
+        .events
+        .iter()
+        .find(|e| e.kind == "node_provisioning" && e.detail.starts_with("replaces=general-0"))
+        .expect("a replacement node");
+    assert!((replacement.time.as_secs_f64() - 240.0).abs() < 1e-6);
+}

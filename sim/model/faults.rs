@@ -124,45 +124,63 @@ impl World<'_> {
                 }
             }
             FaultKind::NodeCrash { node_group, node } => {
-                let ready: Vec<usize> = (0..self.cluster.nodes().len())
-                    .filter(|&n| {
-                        let state = &self.cluster.nodes()[n];
-                        state.group == node_group && state.lifecycle == NodeLifecycle::Ready
-                    })
-                    .collect();
-                let chosen = match node {
-                    Some(ordinal) => {
-                        let name = format!(
-                            "{}-{ordinal}",
+                match self.choose_node(index, node_group, node) {
+                    Some(node) => {
+                        record.target = self.cluster.nodes()[node].name.clone();
+                        victims.extend(self.live_tasks_on(node));
+                        self.crash_node(node, queue);
+                        // The node group replaces it.
+                        self.launch_replacement(node, None, queue);
+                    }
+                    None => {
+                        record.target = format!(
+                            "{} (no ready node)",
                             self.scenario.cluster.node_groups[node_group].name
                         );
-                        ready
-                            .iter()
-                            .copied()
-                            .find(|&n| self.cluster.nodes()[n].name == name)
                     }
-                    None if ready.is_empty() => None,
-                    None => {
-                        let mut draw = KeyedRng::new(combine(self.fault_key, index as u64));
-                        Some(
-                            ready[((draw.uniform() * ready.len() as f64) as usize)
-                                .min(ready.len() - 1)],
-                        )
-                    }
-                };
-                if let Some(node) = chosen {
+                }
+            }
+            FaultKind::SpotInterruption {
+                node_group,
+                node,
+                notice,
+            } => match self.choose_node(index, node_group, node) {
+                Some(node) => {
+                    // The notice: the node drains; its tasks stop gracefully and are replaced.
                     record.target = self.cluster.nodes()[node].name.clone();
-                    victims.extend(self.live_tasks_on(node));
-                    self.crash_node(node, queue);
-                    // The node group replaces it.
-                    self.launch_replacement(node, None, queue);
-                } else {
+                    let name = record.target.clone();
+                    self.log(
+                        now,
+                        "spot_interruption_notice",
+                        &name,
+                        format!("terminates_in={notice}"),
+                    );
+                    self.cluster.set_lifecycle(node, NodeLifecycle::Draining);
+                    let draining = self.live_tasks_on(node);
+                    let mut services: Vec<usize> = Vec::new();
+                    for &task in &draining {
+                        let service = self.tasks[task as usize].service as usize;
+                        if !record.services.contains(&service) {
+                            record.services.push(service);
+                        }
+                        services.push(service);
+                        self.stop_task(task, now, queue);
+                    }
+                    services.sort_unstable();
+                    services.dedup();
+                    for service in services {
+                        let desired = self.services[service].desired;
+                        self.set_desired(service, desired, queue);
+                    }
+                    self.spot_nodes[index] = Some(node);
+                }
+                None => {
                     record.target = format!(
                         "{} (no ready node)",
                         self.scenario.cluster.node_groups[node_group].name
                     );
                 }
-            }
+            },
             FaultKind::ZoneOutage { zone, .. } => {
                 record.target = self.scenario.cluster.zones[zone].clone();
                 self.zone_down[zone] = true;
@@ -272,6 +290,30 @@ impl World<'_> {
             FaultKind::MemoryLeak { component, .. } => {
                 self.leaks[self.scenario.app.service_of_component[component]] = None;
             }
+            FaultKind::SpotInterruption { .. } => {
+                // The notice ran out: whatever still runs there dies with the node.
+                if let Some(node) = self.spot_nodes[index].take() {
+                    let remaining = self.live_tasks_on(node);
+                    if let Some(record) = self.fault_records.iter_mut().find(|r| r.fault == index) {
+                        record.tasks_crashed += remaining.len() as u32;
+                    }
+                    self.crash_node(node, queue);
+                    let mut services: Vec<usize> = remaining
+                        .iter()
+                        .map(|&t| self.tasks[t as usize].service as usize)
+                        .collect();
+                    for task in remaining {
+                        self.crash_task(task, queue);
+                    }
+                    services.sort_unstable();
+                    services.dedup();
+                    for service in services {
+                        let desired = self.services[service].desired;
+                        self.set_desired(service, desired, queue);
+                    }
+                    self.launch_replacement(node, None, queue);
+                }
+            }
             _ => {}
         }
         self.log(now, "fault_ended", &format!("fault/{index}"), String::new());
@@ -311,6 +353,34 @@ impl World<'_> {
         self.crash_task(task, queue);
         let desired = self.services[service].desired;
         self.set_desired(service, desired, queue);
+    }
+
+    /// The node a node fault hits: the group's node with that ordinal, or a random ready one
+    /// (keyed by the fault).
+    fn choose_node(&self, fault: usize, node_group: usize, ordinal: Option<u32>) -> Option<usize> {
+        let ready: Vec<usize> = (0..self.cluster.nodes().len())
+            .filter(|&n| {
+                let state = &self.cluster.nodes()[n];
+                state.group == node_group && state.lifecycle == NodeLifecycle::Ready
+            })
+            .collect();
+        match ordinal {
+            Some(ordinal) => {
+                let name = format!(
+                    "{}-{ordinal}",
+                    self.scenario.cluster.node_groups[node_group].name
+                );
+                ready
+                    .iter()
+                    .copied()
+                    .find(|&n| self.cluster.nodes()[n].name == name)
+            }
+            None if ready.is_empty() => None,
+            None => {
+                let mut draw = KeyedRng::new(combine(self.fault_key, fault as u64));
+                Some(ready[((draw.uniform() * ready.len() as f64) as usize).min(ready.len() - 1)])
+            }
+        }
     }
 
     fn live_tasks_on(&self, node: usize) -> Vec<u32> {

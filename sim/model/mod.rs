@@ -364,6 +364,8 @@ struct World<'s> {
     /// Nodes each zone's outage took down (replaced when it ends).
     outage_nodes: Vec<Vec<usize>>,
     fault_records: Vec<FaultRecord>,
+    /// Per fault: the node a Spot interruption is draining.
+    spot_nodes: Vec<Option<usize>>,
     /// Per service: a memory leak (bytes per second, until when), if one is active.
     leaks: Vec<Option<(f64, SimTime)>>,
     retry_key: u64,
@@ -518,6 +520,7 @@ impl<'s> World<'s> {
             outage_nodes: vec![Vec::new(); scenario.cluster.zones.len()],
             fault_records: Vec::new(),
             leaks: vec![None; app.services.len()],
+            spot_nodes: vec![None; scenario.faults.len()],
             retry_key: rng::stream_key(seed, replication, "retry"),
             edges: app.components.iter().map(resilience::Edge::new).collect(),
             edge_sampled: vec![[0; 4]; app.components.len()],

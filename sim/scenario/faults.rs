@@ -34,6 +34,7 @@ pub(super) fn validate_faults(
         let allowed: &[&str] = match kind.as_str() {
             "container_crash" => &["service", "count"],
             "node_crash" => &["node_group", "node"],
+            "spot_interruption" => &["node_group", "node", "notice"],
             "zone_outage" => &["zone", "duration"],
             "latency" => &["component", "duration", "multiplier", "added"],
             "memory_leak" => &["component", "duration", "leak_rate"],
@@ -58,6 +59,7 @@ pub(super) fn validate_faults(
             ("added", fault.added.is_some()),
             ("rate", fault.rate.is_some()),
             ("leak_rate", fault.leak_rate.is_some()),
+            ("notice", fault.notice.is_some()),
         ];
         reject_inapplicable(&path, &format!("a {kind} fault"), &present, allowed)?;
         let at_path = format!("{path}.at");
@@ -133,7 +135,7 @@ pub(super) fn validate_faults(
                 }
                 FaultKind::ContainerCrash { service, count }
             }
-            "node_crash" => {
+            "node_crash" | "spot_interruption" => {
                 needs_nodes()?;
                 let names: Vec<&str> = cluster
                     .node_groups
@@ -163,9 +165,18 @@ pub(super) fn validate_faults(
                         ),
                     ));
                 }
-                FaultKind::NodeCrash {
-                    node_group,
-                    node: fault.node,
+                if kind == "spot_interruption" {
+                    let notice = optional_duration(&fault.notice, &format!("{path}.notice"), "2m")?;
+                    FaultKind::SpotInterruption {
+                        node_group,
+                        node: fault.node,
+                        notice,
+                    }
+                } else {
+                    FaultKind::NodeCrash {
+                        node_group,
+                        node: fault.node,
+                    }
                 }
             }
             "zone_outage" => {

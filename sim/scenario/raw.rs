@@ -46,6 +46,7 @@ pub struct RawFault {
     pub added: Option<String>,
     pub rate: Option<f64>,
     pub leak_rate: Option<String>,
+    pub notice: Option<String>,
 }
 
 /// `[run]`.
