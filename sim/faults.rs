@@ -48,6 +48,12 @@ pub enum FaultKind {
         /// How long.
         duration: SimDuration,
     },
+    /// The image registry is down for the duration: image pulls wait for it (cached images still
+    /// start), so scaling and restarts stall.
+    RegistryOutage {
+        /// How long.
+        duration: SimDuration,
+    },
     /// A component's calls take longer for the duration.
     Latency {
         /// Component index.
@@ -89,6 +95,7 @@ impl FaultKind {
             FaultKind::NodeCrash { .. } => "node_crash",
             FaultKind::SpotInterruption { .. } => "spot_interruption",
             FaultKind::ZoneOutage { .. } => "zone_outage",
+            FaultKind::RegistryOutage { .. } => "registry_outage",
             FaultKind::Latency { .. } => "latency",
             FaultKind::MemoryLeak { .. } => "memory_leak",
             FaultKind::Errors { .. } => "errors",
@@ -99,6 +106,7 @@ impl FaultKind {
     pub fn duration(&self) -> SimDuration {
         match self {
             FaultKind::ZoneOutage { duration, .. }
+            | FaultKind::RegistryOutage { duration }
             | FaultKind::Latency { duration, .. }
             | FaultKind::MemoryLeak { duration, .. }
             | FaultKind::Errors { duration, .. } => *duration,

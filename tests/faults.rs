@@ -153,3 +153,36 @@ fn a_spot_interruption_drains_gracefully_before_the_node_goes() {
         .expect("a replacement node");
     assert!((replacement.time.as_secs_f64() - 240.0).abs() < 1e-6);
 }
+
+#[test]
+fn a_registry_outage_stalls_scale_out_until_it_ends() {
+    let overrides = |outage: bool| -> Vec<String> {
+        let mut overrides = vec![];
+        if outage {
+            overrides.push(
+                "faults=[{ kind = \"registry_outage\", at = \"5m\", duration = \"8m\" }]"
+                    .to_string(),
+            );
+        }
+        overrides
+    };
+    let run_flash = |outage: bool| {
+        let loaded =
+            scenario::load(Path::new("scenarios/flash-crowd.toml"), &overrides(outage)).unwrap();
+        run_replications(&loaded.scenario, Some(1), &|_, _| {})
+            .unwrap()
+            .remove(0)
+    };
+    let (normal, outage) = (run_flash(false), run_flash(true));
+    assert!(outage.events.iter().any(|e| e.kind == "task_pull_stalled"));
+    // New tasks that need a pull wait until 13 min; absorption takes longer and more requests fail.
+    assert!(outage.classes[0].spike_absorption_s > normal.classes[0].spike_absorption_s);
+    assert!(outage.classes[0].failed > normal.classes[0].failed);
+    for row in outage
+        .scaling
+        .iter()
+        .filter(|row| row.pulled.is_some() && row.pulled != row.placed)
+    {
+        assert!(row.pulled.unwrap().as_secs_f64() >= 780.0 - 1e-6, "{row:?}");
+    }
+}

@@ -181,6 +181,10 @@ impl World<'_> {
                     );
                 }
             },
+            FaultKind::RegistryOutage { .. } => {
+                record.target = "registry".into();
+                self.registry_down = true;
+            }
             FaultKind::ZoneOutage { zone, .. } => {
                 record.target = self.scenario.cluster.zones[zone].clone();
                 self.zone_down[zone] = true;
@@ -289,6 +293,14 @@ impl World<'_> {
             }
             FaultKind::MemoryLeak { component, .. } => {
                 self.leaks[self.scenario.app.service_of_component[component]] = None;
+            }
+            FaultKind::RegistryOutage { .. } => {
+                self.registry_down = false;
+                for task in std::mem::take(&mut self.stalled_pulls) {
+                    if self.tasks[task as usize].phase == TaskPhase::Pulling {
+                        self.start_task(task, queue);
+                    }
+                }
             }
             FaultKind::SpotInterruption { .. } => {
                 // The notice ran out: whatever still runs there dies with the node.

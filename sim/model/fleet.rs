@@ -420,7 +420,7 @@ impl World<'_> {
     }
 
     /// A placed task gets its image: from the node's cache, by a pull on the node, or on Fargate.
-    fn start_task(&mut self, task: u32, queue: &mut EventQueue<Event>) {
+    pub(super) fn start_task(&mut self, task: u32, queue: &mut EventQueue<Event>) {
         let now = queue.now();
         let state = &self.tasks[task as usize];
         if state.fargate.is_some() {
@@ -449,6 +449,13 @@ impl World<'_> {
                 format!("image_mb={} cached=true", image_bytes / 1_000_000),
             );
             self.start_container(task, queue);
+            return;
+        }
+        if self.registry_down {
+            // The registry is down: the pull waits for it.
+            self.tasks[task as usize].phase = TaskPhase::Pulling;
+            self.stalled_pulls.push(task);
+            self.log(now, "task_pull_stalled", &subject, "registry down".into());
             return;
         }
         self.tasks[task as usize].phase = TaskPhase::Pulling;
@@ -536,6 +543,18 @@ impl World<'_> {
 
     pub(super) fn on_fargate_capacity(&mut self, task: u32, queue: &mut EventQueue<Event>) {
         if !self.tasks[task as usize].phase.is_live() {
+            return;
+        }
+        if self.registry_down {
+            self.tasks[task as usize].phase = TaskPhase::Pulling;
+            self.stalled_pulls.push(task);
+            let subject = self.tasks[task as usize].name.clone();
+            self.log(
+                queue.now(),
+                "task_pull_stalled",
+                &subject,
+                "registry down".into(),
+            );
             return;
         }
         let now = queue.now();

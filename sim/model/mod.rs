@@ -364,6 +364,9 @@ struct World<'s> {
     /// Nodes each zone's outage took down (replaced when it ends).
     outage_nodes: Vec<Vec<usize>>,
     fault_records: Vec<FaultRecord>,
+    /// The image registry is down: pulls wait in `stalled_pulls`.
+    registry_down: bool,
+    stalled_pulls: Vec<u32>,
     /// Per fault: the node a Spot interruption is draining.
     spot_nodes: Vec<Option<usize>>,
     /// Per service: a memory leak (bytes per second, until when), if one is active.
@@ -521,6 +524,8 @@ impl<'s> World<'s> {
             fault_records: Vec::new(),
             leaks: vec![None; app.services.len()],
             spot_nodes: vec![None; scenario.faults.len()],
+            registry_down: false,
+            stalled_pulls: Vec::new(),
             retry_key: rng::stream_key(seed, replication, "retry"),
             edges: app.components.iter().map(resilience::Edge::new).collect(),
             edge_sampled: vec![[0; 4]; app.components.len()],

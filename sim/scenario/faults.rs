@@ -8,11 +8,14 @@ use crate::cluster::{ClusterSpec, LaunchType};
 use crate::faults::{FaultKind, FaultSpec};
 use crate::time::SimDuration;
 
-const KINDS: [&str; 5] = [
+const KINDS: [&str; 8] = [
     "container_crash",
     "node_crash",
+    "spot_interruption",
     "zone_outage",
+    "registry_outage",
     "latency",
+    "memory_leak",
     "errors",
 ];
 
@@ -36,6 +39,7 @@ pub(super) fn validate_faults(
             "node_crash" => &["node_group", "node"],
             "spot_interruption" => &["node_group", "node", "notice"],
             "zone_outage" => &["zone", "duration"],
+            "registry_outage" => &["duration"],
             "latency" => &["component", "duration", "multiplier", "added"],
             "memory_leak" => &["component", "duration", "leak_rate"],
             "errors" => &["component", "duration", "rate"],
@@ -179,6 +183,9 @@ pub(super) fn validate_faults(
                     }
                 }
             }
+            "registry_outage" => FaultKind::RegistryOutage {
+                duration: window("5m")?,
+            },
             "zone_outage" => {
                 let zones: Vec<&str> = cluster.zones.iter().map(String::as_str).collect();
                 let name = require(
