@@ -186,3 +186,21 @@ fn a_registry_outage_stalls_scale_out_until_it_ends() {
         assert!(row.pulled.unwrap().as_secs_f64() >= 780.0 - 1e-6, "{row:?}");
     }
 }
+
+#[test]
+fn retries_mask_injected_errors() {
+    // Each attempt draws its own error coin: with up to 3 attempts, about 0.5³ of the calls fail.
+    let plain = run(&[FAULTS[4]]);
+    let retried = run(&[
+        FAULTS[4],
+        "app.components.catalog.resilience={ max_attempts = 3 }",
+    ]);
+    let errors = |results: &[ReplicationResult]| results[0].classes[0].failed_error as f64;
+    assert!(
+        errors(&retried) < 0.4 * errors(&plain),
+        "{} vs {}",
+        errors(&retried),
+        errors(&plain)
+    );
+    assert!(errors(&retried) > 0.0);
+}

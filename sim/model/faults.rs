@@ -182,7 +182,9 @@ impl World<'_> {
                 }
             },
             FaultKind::RegistryOutage { .. } => {
+                // Every service pulls from the registry: none of their failures is collateral.
                 record.target = "registry".into();
+                record.services = (0..self.scenario.app.services.len()).collect();
                 self.registry_down = true;
             }
             FaultKind::ZoneOutage { zone, .. } => {
@@ -398,7 +400,9 @@ impl World<'_> {
     fn live_tasks_on(&self, node: usize) -> Vec<u32> {
         (0..self.tasks.len() as u32)
             .filter(|&t| {
-                self.tasks[t as usize].node == node as u32 && self.tasks[t as usize].phase.is_live()
+                // Stopping tasks (still finishing calls) die with the node too.
+                self.tasks[t as usize].node == node as u32
+                    && self.tasks[t as usize].phase != TaskPhase::Stopped
             })
             .collect()
     }

@@ -133,8 +133,8 @@ impl<'s> World<'s> {
         if version.error_rate > 0.0 {
             let request = self.requests[frame.request as usize].id;
             let coin = KeyedRng::new(combine(
-                combine(self.error_key, request),
-                u64::from(frame.node),
+                combine(combine(self.error_key, request), u64::from(frame.node)),
+                u64::from(frame.attempt),
             ))
             .uniform();
             if coin < version.error_rate {
@@ -310,9 +310,10 @@ impl<'s> World<'s> {
         let rate = self.component_faults[component].error_rate;
         rate > 0.0 && {
             let request = self.requests[frame.request as usize].id;
+            // The attempt is part of the key: a retry may succeed where the first attempt failed.
             KeyedRng::new(combine(
-                combine(self.fault_key, request),
-                u64::from(frame.node),
+                combine(combine(self.fault_key, request), u64::from(frame.node)),
+                u64::from(frame.attempt),
             ))
             .uniform()
                 < rate

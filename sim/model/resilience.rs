@@ -122,7 +122,10 @@ impl World<'_> {
         {
             breaker.record(now, failure.is_none());
         }
-        let caller_alive = frame.parent != NONE && !self.frames[frame.parent as usize].zombie;
+        // A refusal by the open breaker is not retried: the breaker is there to stop the calls.
+        let caller_alive = frame.parent != NONE
+            && !self.frames[frame.parent as usize].zombie
+            && failure != Some(FailReason::CircuitOpen);
         if let (Some(_), Some(spec), true) = (
             failure,
             &self.scenario.app.components[component].resilience,

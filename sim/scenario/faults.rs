@@ -65,7 +65,12 @@ pub(super) fn validate_faults(
             ("leak_rate", fault.leak_rate.is_some()),
             ("notice", fault.notice.is_some()),
         ];
-        reject_inapplicable(&path, &format!("a {kind} fault"), &present, allowed)?;
+        let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        reject_inapplicable(&path, &format!("{article} {kind} fault"), &present, allowed)?;
         let at_path = format!("{path}.at");
         let at = optional_duration(
             &Some(require(
