@@ -204,3 +204,30 @@ fn retries_mask_injected_errors() {
     );
     assert!(errors(&retried) > 0.0);
 }
+
+#[test]
+fn overlapping_faults_on_one_component_do_not_end_each_other() {
+    // Latency from 2 min for 2 min; errors from 2 min 30 s for 30 s. When the errors end at 3 min,
+    // the latency must go on until 4 min.
+    let faults = "faults=[{ kind = \"latency\", component = \"payment\", at = \"2m\", duration = \"2m\", multiplier = 10 }, { kind = \"errors\", component = \"payment\", at = \"150s\", duration = \"30s\", rate = 0.2 }]";
+    let both = run(&[faults, "run.replications=1"]);
+    let latency_only = run(&[
+        "faults=[{ kind = \"latency\", component = \"payment\", at = \"2m\", duration = \"2m\", multiplier = 10 }]",
+        "run.replications=1",
+    ]);
+    let p50_at = |results: &[ReplicationResult], time: f64| {
+        results[0]
+            .timeseries
+            .iter()
+            .find(|row| {
+                row.subject == "checkout"
+                    && row.metric == "latency_p50_ms"
+                    && (row.time_s - time).abs() < 1e-9
+            })
+            .map(|row| row.value)
+            .unwrap()
+    };
+    // At 3 min 30 s only the latency fault is active in both runs: checkout is just as slow.
+    let (a, b) = (p50_at(&both, 210.0), p50_at(&latency_only, 210.0));
+    assert!(a > 100.0 && b > 100.0, "{a} {b}");
+}

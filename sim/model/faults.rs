@@ -291,7 +291,31 @@ impl World<'_> {
                 self.place_pending(queue);
             }
             FaultKind::Latency { component, .. } | FaultKind::Errors { component, .. } => {
-                self.component_faults[component] = ComponentFault::default();
+                // Back to normal, except for other latency or error faults still active on it.
+                let mut state = ComponentFault::default();
+                for (other, fault) in self.scenario.faults.iter().enumerate() {
+                    let start = SimTime::ZERO + fault.at;
+                    let active =
+                        other != index && start <= now && now < start + fault.kind.duration();
+                    match fault.kind {
+                        FaultKind::Latency {
+                            component: c,
+                            multiplier,
+                            added,
+                            ..
+                        } if active && c == component => {
+                            state.multiplier = multiplier;
+                            state.added = added;
+                        }
+                        FaultKind::Errors {
+                            component: c, rate, ..
+                        } if active && c == component => {
+                            state.error_rate = rate;
+                        }
+                        _ => {}
+                    }
+                }
+                self.component_faults[component] = state;
             }
             FaultKind::MemoryLeak { component, .. } => {
                 self.leaks[self.scenario.app.service_of_component[component]] = None;
