@@ -98,18 +98,14 @@ impl World<'_> {
                 self.tasks[t as usize].node == node as u32 && self.tasks[t as usize].phase.is_live()
             })
             .collect();
-        let mut services: Vec<usize> = on_node
+        let services: Vec<usize> = on_node
             .iter()
             .map(|&t| self.tasks[t as usize].service as usize)
             .collect();
-        services.dedup();
         for task in on_node {
             self.stop_task(task, now, queue);
         }
-        for service in services {
-            let desired = self.services[service].desired;
-            self.set_desired(service, desired, queue);
-        }
+        self.restore_desired(services, queue);
         self.terminate_if_drained(node, now);
     }
 

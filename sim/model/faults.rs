@@ -166,12 +166,7 @@ impl World<'_> {
                         services.push(service);
                         self.stop_task(task, now, queue);
                     }
-                    services.sort_unstable();
-                    services.dedup();
-                    for service in services {
-                        let desired = self.services[service].desired;
-                        self.set_desired(service, desired, queue);
-                    }
+                    self.restore_desired(services, queue);
                     self.spot_nodes[index] = Some(node);
                 }
                 None => {
@@ -264,19 +259,14 @@ impl World<'_> {
         let subject = format!("fault/{index}");
         self.log(now, "fault_started", &subject, detail);
         self.fault_records.push(record);
-        let mut services: Vec<usize> = victims
+        let services: Vec<usize> = victims
             .iter()
             .map(|&t| self.tasks[t as usize].service as usize)
             .collect();
         for task in victims {
             self.crash_task(task, queue);
         }
-        services.sort_unstable();
-        services.dedup();
-        for service in services {
-            let desired = self.services[service].desired;
-            self.set_desired(service, desired, queue);
-        }
+        self.restore_desired(services, queue);
     }
 
     pub(super) fn on_fault_ends(&mut self, index: usize, queue: &mut EventQueue<Event>) {
@@ -336,19 +326,14 @@ impl World<'_> {
                         record.tasks_crashed += remaining.len() as u32;
                     }
                     self.crash_node(node, queue);
-                    let mut services: Vec<usize> = remaining
+                    let services: Vec<usize> = remaining
                         .iter()
                         .map(|&t| self.tasks[t as usize].service as usize)
                         .collect();
                     for task in remaining {
                         self.crash_task(task, queue);
                     }
-                    services.sort_unstable();
-                    services.dedup();
-                    for service in services {
-                        let desired = self.services[service].desired;
-                        self.set_desired(service, desired, queue);
-                    }
+                    self.restore_desired(services, queue);
                     self.launch_replacement(node, None, queue);
                 }
             }

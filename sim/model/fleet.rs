@@ -183,6 +183,21 @@ impl World<'_> {
         index
     }
 
+    /// Brings each named service (in index order, once each) back to its desired count, after
+    /// tasks of theirs were stopped or crashed.
+    pub(super) fn restore_desired(
+        &mut self,
+        mut services: Vec<usize>,
+        queue: &mut EventQueue<Event>,
+    ) {
+        services.sort_unstable();
+        services.dedup();
+        for service in services {
+            let desired = self.services[service].desired;
+            self.set_desired(service, desired, queue);
+        }
+    }
+
     /// Sets a service's desired count and creates or stops tasks to match it.
     pub(super) fn set_desired(
         &mut self,
