@@ -505,6 +505,16 @@ fn describe_shape(instance: &InstanceType) -> String {
     )
 }
 
+/// `general (m5.large: 2 vCPU, 8 GiB)`: a node group, its instance type and shape.
+fn describe_group(group: &NodeGroupSpec) -> String {
+    format!(
+        "{} ({}: {})",
+        group.name,
+        group.instance.name,
+        describe_shape(&group.instance)
+    )
+}
+
 /// `0.188`: a price with at most four decimals.
 fn dollars(value: f64) -> String {
     let text = format!("{value:.4}");
@@ -776,17 +786,7 @@ fn check_ec2_task<'a>(
         } else {
             "memory"
         };
-        let nodes: Vec<String> = compatible
-            .iter()
-            .map(|g| {
-                format!(
-                    "{} ({}: {})",
-                    g.name,
-                    g.instance.name,
-                    describe_shape(&g.instance)
-                )
-            })
-            .collect();
+        let nodes: Vec<String> = compatible.iter().map(|g| describe_group(g)).collect();
         return Err(Problem::new(
             service_key(app, service, key),
             format!(
@@ -865,17 +865,7 @@ fn check_constraints_admit(
                 && g.instance.memory_bytes >= service.memory_bytes
         });
         if !fits {
-            let names: Vec<String> = admitted
-                .iter()
-                .map(|g| {
-                    format!(
-                        "{} ({}: {})",
-                        g.name,
-                        g.instance.name,
-                        describe_shape(&g.instance)
-                    )
-                })
-                .collect();
+            let names: Vec<String> = admitted.iter().map(|g| describe_group(g)).collect();
             return Err(Problem::new(
                 constraint_path,
                 format!(
