@@ -2,7 +2,9 @@
 
 use super::raw::RawFault;
 use super::source::{Problem, did_you_mean};
-use super::validate::{Checked, in_range, optional_duration, reject_inapplicable, require};
+use super::validate::{
+    Checked, in_range, optional_duration, reject_inapplicable, require, start_within_run,
+};
 use crate::app::AppSpec;
 use crate::cluster::{ClusterSpec, LaunchType};
 use crate::faults::{FaultKind, FaultSpec};
@@ -71,23 +73,13 @@ pub(super) fn validate_faults(
             "a"
         };
         reject_inapplicable(&path, &format!("{article} {kind} fault"), &present, allowed)?;
-        let at_path = format!("{path}.at");
-        let at = optional_duration(
-            &Some(require(
-                fault.at.clone(),
-                &at_path,
-                "when it starts, e.g. at = \"5m\"",
-            )?),
-            &at_path,
-            "",
+        let at = start_within_run(
+            &fault.at,
+            &format!("{path}.at"),
+            "when it starts, e.g. at = \"5m\"",
+            "the fault",
+            duration,
         )?;
-        if at >= duration {
-            return Err(Problem::new(
-                at_path,
-                format!("the fault starts at {at}, after the run ends ({duration})"),
-            )
-            .with_help("start it before run.duration"));
-        }
         let window = |default: &str| -> Checked<SimDuration> {
             let value = optional_duration(&fault.duration, &format!("{path}.duration"), default)?;
             if value == SimDuration::ZERO {

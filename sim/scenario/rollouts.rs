@@ -3,7 +3,7 @@
 
 use super::raw::{NumberOrText, RawRollout};
 use super::source::{Problem, did_you_mean};
-use super::validate::{Checked, bytes_at, in_range, optional_duration, require};
+use super::validate::{Checked, bytes_at, in_range, require, start_within_run};
 use crate::app::{Amount, AppSpec, RolloutSpec, RolloutStrategy, VersionSpec};
 use crate::time::SimDuration;
 
@@ -60,23 +60,13 @@ pub(super) fn validate_rollouts(
             )
             .with_help(did_you_mean(&name, &names))
         })?;
-        let at_path = format!("{path}.at");
-        let at = optional_duration(
-            &Some(require(
-                rollout.at.clone(),
-                &at_path,
-                "when it starts, e.g. at = \"10m\"",
-            )?),
-            &at_path,
-            "",
+        let at = start_within_run(
+            &rollout.at,
+            &format!("{path}.at"),
+            "when it starts, e.g. at = \"10m\"",
+            "the rollout",
+            duration,
         )?;
-        if at >= duration {
-            return Err(Problem::new(
-                at_path,
-                format!("the rollout starts at {at}, after the run ends ({duration})"),
-            )
-            .with_help("start it before run.duration, or lengthen the run"));
-        }
         let spec = &app.services[service];
         let image_bytes = match &rollout.image_size {
             Some(_) => bytes_at(&rollout.image_size, &format!("{path}.image_size"), "")?,

@@ -79,6 +79,26 @@ pub(super) fn optional_duration(
     duration_at(text.as_deref().unwrap_or(default), path)
 }
 
+/// A required start time at `path` that falls inside the run; `what` names what starts
+/// ("the fault"), `example` shows a valid value.
+pub(super) fn start_within_run(
+    text: &Option<String>,
+    path: &str,
+    example: &str,
+    what: &str,
+    run_duration: SimDuration,
+) -> Checked<SimDuration> {
+    let at = duration_at(&require(text.clone(), path, example)?, path)?;
+    if at >= run_duration {
+        return Err(Problem::new(
+            path,
+            format!("{what} starts at {at}, after the run ends ({run_duration})"),
+        )
+        .with_help("start it before run.duration, or lengthen the run"));
+    }
+    Ok(at)
+}
+
 pub(super) fn bytes_at(text: &Option<String>, path: &str, default: &str) -> Checked<u64> {
     parse_bytes(text.as_deref().unwrap_or(default)).map_err(|e| Problem::new(path, e))
 }
