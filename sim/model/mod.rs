@@ -4,6 +4,7 @@
 //! policies and metrics together.
 
 mod cluster_scaling;
+mod containment;
 mod faults;
 mod fleet;
 mod observe;
@@ -12,7 +13,7 @@ mod resilience;
 mod rollouts;
 mod scaling;
 
-pub use faults::FaultRecord;
+pub use containment::FaultRecord;
 pub use observe::{ClusterSummary, PlacementRow};
 pub use rollouts::RolloutResult;
 pub use scaling::{ScaleAction, ScalingRow};
