@@ -1,6 +1,7 @@
 //! Fault injection in the model: crashing tasks (their in-flight calls fail, the scheduler replaces
 //! them), crashing nodes and zones (their groups replace them), and latency or error injection on a
-//! component for a window; plus what each fault did, for `faults.csv`.
+//! component for a window; memory leaks to OOM kills; registry outages. `containment.rs` measures
+//! what they did.
 
 use super::{Event, NONE, NodeRuntime, TaskPhase, World};
 use crate::cluster::state::NodeLifecycle;
