@@ -646,6 +646,7 @@ impl World<'_> {
             conservation: self.conservation,
             request_digest: self.digest,
             events_processed,
+            peak_pending_events: 0,
         }
     }
 }
