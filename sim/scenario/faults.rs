@@ -75,6 +75,59 @@ fn as_rollout(fault: &RawFault) -> RawRollout {
     }
 }
 
+/// When a fault happens: its start and, for a random fault, the time between failures; and its
+/// duration distribution, if it is drawn.
+struct Timing {
+    at: SimDuration,
+    every: Option<Distribution>,
+    duration_distribution: Option<Distribution>,
+}
+
+/// Validates a fault's `at`, `every` and drawn `duration` (a fixed one is the kind's).
+fn timing(fault: &RawFault, path: &str, duration: SimDuration) -> Checked<Timing> {
+    let every = match &fault.every {
+        None => None,
+        Some(value) => {
+            let every_path = format!("{path}.every");
+            let every = distribution_at(value, &every_path)?;
+            let expected = duration.as_nanos() as f64 / every.mean_nanos();
+            if expected > MAX_EXPECTED_OCCURRENCES {
+                return Err(Problem::new(
+                    every_path,
+                    format!(
+                        "about {expected:.0} occurrences in a run of {duration}; at most {MAX_EXPECTED_OCCURRENCES} are allowed"
+                    ),
+                )
+                .with_help("each occurrence is a row of faults.csv: lengthen the mean time between failures"));
+            }
+            Some(every)
+        }
+    };
+    // A random process may start counting from time 0; a fault that happens once needs `at`.
+    let at = if every.is_some() && fault.at.is_none() {
+        SimDuration::ZERO
+    } else {
+        start_within_run(
+            &fault.at,
+            &format!("{path}.at"),
+            "when it starts, e.g. at = \"5m\" (or a random process: every = \"2h\")",
+            "the fault",
+            duration,
+        )?
+    };
+    let duration_distribution = match &fault.duration {
+        Some(value @ DurationOrDistribution::Drawn(_)) => {
+            Some(distribution_at(value, &format!("{path}.duration"))?)
+        }
+        _ => None,
+    };
+    Ok(Timing {
+        at,
+        every,
+        duration_distribution,
+    })
+}
+
 /// Validates the fault plan against the cluster, the app and the run's duration: the faults in
 /// order of `at`, and the rolling deployments the `bad_deploy` faults become, which join
 /// `app.rollouts` from index `first_rollout` on.
@@ -147,42 +200,11 @@ pub(super) fn validate_faults(
             "a"
         };
         reject_inapplicable(&path, &format!("{article} {kind} fault"), &present, allowed)?;
-        let every = match &fault.every {
-            None => None,
-            Some(value) => {
-                let every_path = format!("{path}.every");
-                let every = distribution_at(value, &every_path)?;
-                let expected = duration.as_nanos() as f64 / every.mean_nanos();
-                if expected > MAX_EXPECTED_OCCURRENCES {
-                    return Err(Problem::new(
-                        every_path,
-                        format!(
-                            "about {expected:.0} occurrences in a run of {duration}; at most {MAX_EXPECTED_OCCURRENCES} are allowed"
-                        ),
-                    )
-                    .with_help("each occurrence is a row of faults.csv: lengthen the mean time between failures"));
-                }
-                Some(every)
-            }
-        };
-        // A random process may start counting from time 0; a fault that happens once needs `at`.
-        let at = if every.is_some() && fault.at.is_none() {
-            SimDuration::ZERO
-        } else {
-            start_within_run(
-                &fault.at,
-                &format!("{path}.at"),
-                "when it starts, e.g. at = \"5m\" (or a random process: every = \"2h\")",
-                "the fault",
-                duration,
-            )?
-        };
-        let duration_distribution = match &fault.duration {
-            Some(value @ DurationOrDistribution::Drawn(_)) => {
-                Some(distribution_at(value, &format!("{path}.duration"))?)
-            }
-            _ => None,
-        };
+        let Timing {
+            at,
+            every,
+            duration_distribution,
+        } = timing(fault, &path, duration)?;
         // The window of a kind that has one: fixed, or the mean of the drawn durations.
         let window = |default: &str| -> Checked<SimDuration> {
             if let Some(distribution) = &duration_distribution {
