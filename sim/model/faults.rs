@@ -232,12 +232,19 @@ impl World<'_> {
                     .push(self.scenario.app.service_of_component[component]);
                 self.component_faults[component].error_rate = rate;
             }
-            FaultKind::BadDeploy { service, .. } => {
+            FaultKind::BadDeploy { service, rollout } => {
                 // Its deployment started at this instant (`RolloutStarts`); the window lasts until
-                // that deployment ends (`end_bad_deploy`), or the run does.
+                // that deployment ends (`end_bad_deploy`; at once for a service with no task), or
+                // the run does.
                 record.target = self.scenario.app.services[service].name.clone();
                 record.services.push(service);
-                record.ended = self.end;
+                record.ended = self
+                    .rollout_results
+                    .iter()
+                    .rev()
+                    .find(|r| r.rollout == rollout)
+                    .and_then(|r| r.finished)
+                    .unwrap_or(self.end);
             }
         }
         victims.sort_unstable();
