@@ -303,10 +303,24 @@ fn describe(loaded: &Loaded) -> String {
         );
     }
     for fault in &scenario.faults {
+        let when = match &fault.every {
+            None => format!("at {}", fault.at),
+            Some(every) => format!(
+                "from {} every {}",
+                fault.at,
+                serde_json::to_string(every).unwrap_or_default()
+            ),
+        };
+        let drawn = match &fault.duration_distribution {
+            None => String::new(),
+            Some(duration) => format!(
+                ", duration drawn from {}",
+                serde_json::to_string(duration).unwrap_or_default()
+            ),
+        };
         let _ = writeln!(
             out,
-            "fault at {}: {}",
-            fault.at,
+            "fault {when}: {}{drawn}",
             serde_json::to_string(&fault.kind).unwrap_or_default()
         );
     }

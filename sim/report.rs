@@ -392,9 +392,10 @@ pub fn deployments_csv(results: &[ReplicationResult]) -> Vec<u8> {
 }
 
 /// The `faults.csv` columns, in order.
-pub const FAULT_COLUMNS: [&str; 14] = [
+pub const FAULT_COLUMNS: [&str; 15] = [
     "replication",
     "fault",
+    "occurrence",
     "kind",
     "target",
     "start_s",
@@ -416,6 +417,9 @@ pub fn faults_csv(results: &[ReplicationResult]) -> Vec<u8> {
             vec![
                 result.replication.to_string(),
                 fault.fault.to_string(),
+                fault
+                    .occurrence
+                    .map_or(String::new(), |number| number.to_string()),
                 fault.kind.to_string(),
                 fault.target.clone(),
                 format_float(fault.started.as_secs_f64()),
@@ -551,7 +555,7 @@ pub fn human_summary(loaded: &Loaded, results: &[ReplicationResult]) -> String {
         let _ = writeln!(out, "{line}");
     }
     if let Some(first) = results.first() {
-        for fault in &first.faults {
+        for fault in first.faults.iter().take(MAX_FAULT_LINES) {
             let broken = if fault.broken_classes.is_empty() {
                 "none".to_string()
             } else {
@@ -560,7 +564,7 @@ pub fn human_summary(loaded: &Loaded, results: &[ReplicationResult]) -> String {
             let _ = writeln!(
                 out,
                 "fault {} {} {} at {:.0}s (replication 0): broke {broken} (blast radius {:.2}), detected after {}, recovered after {}, {} collateral failures, availability {:.2} %",
-                fault.fault,
+                crate::faults::FaultOccurrence::label(fault.fault, fault.occurrence),
                 fault.kind,
                 fault.target,
                 fault.started.as_secs_f64(),
@@ -578,9 +582,21 @@ pub fn human_summary(loaded: &Loaded, results: &[ReplicationResult]) -> String {
                 fault.availability_during * 100.0,
             );
         }
+        if first.faults.len() > MAX_FAULT_LINES {
+            let rest = &first.faults[MAX_FAULT_LINES..];
+            let broke = rest.iter().filter(|f| !f.broken_classes.is_empty()).count();
+            let _ = writeln!(
+                out,
+                "… and {} more faults (replication 0), {broke} of which broke a class: every one is in faults.csv",
+                rest.len()
+            );
+        }
     }
     out
 }
+
+/// Faults of replication 0 that `fleetsim run` prints a line for; a summary line counts the rest.
+const MAX_FAULT_LINES: usize = 20;
 
 /// The phase breakdown of the median scale-out (by time from trigger to healthy) over all
 /// replications' completed scale-out tasks.

@@ -1,8 +1,11 @@
 //! The lessons of `scenarios/rolling-deploy.toml`, asserted from its outputs: a microservice deploy
 //! cycles only its own tasks and spares unrelated classes; a monolith deploy cycles every replica
-//! and every class feels the dip; a bad deploy trips the circuit breaker and rolls back.
+//! and every class feels the dip; a bad deploy trips the circuit breaker and rolls back. And the
+//! lesson of `scenarios/bad-deploy.toml`, a bad deploy injected as a fault: the breaker bounds the
+//! damage to the deployment's window, without it the damage lasts until the end of the run.
 
 use fleetsim::experiment::run_replications;
+use fleetsim::faults::FaultKind;
 use fleetsim::model::ReplicationResult;
 use fleetsim::scenario;
 use std::path::Path;
@@ -118,4 +121,89 @@ fn a_bad_deploy_trips_the_circuit_breaker_and_rolls_back() {
         "app.rollouts[0].rollback=false",
     ]);
     assert_eq!(failed.rollouts[0].outcome, "failed");
+}
+
+const BAD_DEPLOY: &str = "scenarios/bad-deploy.toml";
+
+/// The bad deploy run and its scenario.
+fn run_bad_deploy(overrides: &[&str]) -> (ReplicationResult, scenario::Scenario) {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let loaded =
+        scenario::load(Path::new(BAD_DEPLOY), &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let mut results = run_replications(&loaded.scenario, Some(1), &|_, _| {}).unwrap();
+    let result = results.remove(0);
+    assert!(result.conservation.holds());
+    (result, loaded.scenario)
+}
+
+/// The values of `subject`'s `metric` in the time series, by interval end (seconds).
+fn series(result: &ReplicationResult, subject: &str, metric: &str) -> Vec<(f64, f64)> {
+    result
+        .timeseries
+        .iter()
+        .filter(|row| row.subject == subject && row.metric == metric)
+        .map(|row| (row.time_s, row.value))
+        .collect()
+}
+
+#[test]
+fn the_deployment_circuit_breaker_bounds_a_bad_deploy_and_rolls_it_back() {
+    let (with, scenario) = run_bad_deploy(&[]);
+    let (without, _) = run_bad_deploy(&["faults[0].circuit_breaker=false"]);
+    let FaultKind::BadDeploy { service, rollout } = scenario.faults[0].kind else {
+        panic!("the scenario's fault is a bad deploy");
+    };
+    let name = &scenario.app.services[service].name;
+    let desired = scenario.app.services[service].replicas;
+    // What the scenario implies: ECS keeps ⌈desired × minimum_healthy_percent⌉ healthy tasks, and
+    // the breaker trips at 50 % of the desired count, at least 3 (at most 200) failed tasks.
+    let (min_healthy, _) = scenario.app.rollouts[rollout].strategy.bounds(desired);
+    let threshold = desired.div_ceil(2).clamp(3, 200);
+    let interval_s = scenario.run.metrics_interval.as_secs_f64();
+    let end_s = scenario.run.duration.as_secs_f64();
+    let healthy_at_end = |result: &ReplicationResult| {
+        series(result, name, "replicas").last().expect("samples").1 as u32
+    };
+    for result in [&with, &without] {
+        assert_eq!(result.rollouts[0].min_healthy_tasks, min_healthy);
+        let fault = &result.faults[0];
+        assert_eq!(
+            (fault.kind, fault.target.as_str()),
+            ("bad_deploy", name.as_str())
+        );
+        // Only the class that calls the service breaks: browse goes on (the gateway does not block).
+        assert_eq!(fault.broken_classes, ["order"]);
+        assert_eq!(fault.collateral_failures, 0.0);
+        assert_eq!(result.classes[0].failed, 0, "browse");
+        assert!(result.classes[1].failed > 0, "order");
+    }
+    // With the breaker: the deployment fails at the threshold and rolls back; the fault's window is
+    // the deployment's; after it, no order fails and the service is back to its desired count.
+    let deployment = &with.rollouts[0];
+    assert_eq!(deployment.outcome, "rolled_back");
+    assert_eq!(deployment.new_tasks_failed, threshold);
+    let fault = &with.faults[0];
+    assert_eq!(Some(fault.ended), deployment.finished);
+    assert!(fault.time_to_recover_s.is_finite(), "{fault:?}");
+    let after_window = fault.ended.as_secs_f64() + interval_s;
+    for (at, failed) in series(&with, "order", "failed_rps") {
+        assert!(
+            at < after_window || failed == 0.0,
+            "{failed} failed/s at {at} s"
+        );
+    }
+    assert_eq!(healthy_at_end(&with), desired);
+    // Without it: the rollout stalls on the minimum, overloaded, until the end of the run.
+    assert_eq!(without.rollouts[0].outcome, "in_progress");
+    assert!(without.rollouts[0].new_tasks_failed > threshold);
+    let fault = &without.faults[0];
+    assert_eq!(fault.ended.as_secs_f64(), end_s);
+    assert!(
+        fault.time_to_recover_s.is_nan(),
+        "never recovers: {fault:?}"
+    );
+    let last_failures = series(&without, "order", "failed_rps").last().unwrap().1;
+    assert!(last_failures > 0.0, "still failing at the end");
+    assert_eq!(healthy_at_end(&without), min_healthy);
+    assert!(with.classes[1].failed < without.classes[1].failed);
 }

@@ -266,3 +266,76 @@ fn overlapping_faults_on_one_component_do_not_end_each_other() {
     let (a, b) = (p50_at(&both, 210.0), p50_at(&latency_only, 210.0));
     assert!(a > 100.0 && b > 100.0, "{a} {b}");
 }
+
+/// A recurring fault with fixed gaps and durations: from 0 s, 50 s up, 10 s down, over and over.
+const PERIODIC_OUTAGE: &str = "faults=[{ kind = \"registry_outage\", every = { dist = \"constant\", value = \"50s\" }, duration = { dist = \"constant\", value = \"10s\" } }]";
+
+#[test]
+fn a_recurring_fault_is_injected_once_per_occurrence() {
+    let results = run(&[PERIODIC_OUTAGE, "run.replications=2"]);
+    let loaded = scenario::load(Path::new(QUICKSTART), &[]).unwrap();
+    let run_s = loaded.scenario.run.duration.as_secs_f64();
+    let (gap_s, down_s) = (50.0, 10.0);
+    // Occurrence k starts at gap + k × (gap + down); those that start before the run ends count.
+    let expected = ((run_s - gap_s) / (gap_s + down_s)).floor() as usize + 1;
+    for result in &results {
+        assert_eq!(result.faults.len(), expected);
+        for (k, fault) in result.faults.iter().enumerate() {
+            assert_eq!((fault.fault, fault.occurrence), (0, Some(k as u32)));
+            let start = gap_s + k as f64 * (gap_s + down_s);
+            assert!(
+                (fault.started.as_secs_f64() - start).abs() < 1e-9,
+                "{fault:?}"
+            );
+            assert!((fault.ended.as_secs_f64() - start - down_s).abs() < 1e-9);
+        }
+        let logged = |kind: &str| result.events.iter().filter(|e| e.kind == kind).count();
+        assert_eq!(logged("fault_started"), expected);
+        // An outage whose end falls at or after the end of the run logs no end.
+        let ends_within = result
+            .faults
+            .iter()
+            .filter(|f| f.ended.as_secs_f64() < run_s);
+        assert_eq!(logged("fault_ended"), ends_within.count());
+        assert!(result.events.iter().any(|e| e.subject == "fault/0/1"));
+    }
+}
+
+#[test]
+fn random_faults_draw_from_their_own_stream_and_do_not_shift_the_workload() {
+    // Arrivals stop at 60 s and the run lasts 90 s, so every request finishes: the digest then
+    // covers every drawn service demand too. Neither fault fails a request (a warm cluster pulls
+    // no image; 1 ms more on the catalog), so both runs draw the same demands.
+    let drained = [
+        "run.duration=90s",
+        "workload.profile={ kind = \"steps\", points = [{ at = \"60s\", rate = \"0/s\" }] }",
+        "run.replications=2",
+    ];
+    let random = "faults=[{ kind = \"registry_outage\", every = { dist = \"exponential\", mean = \"15s\" }, duration = { dist = \"lognormal\", mean = \"5s\", cv = 1 } }, { kind = \"latency\", component = \"catalog\", added = \"1ms\", every = { dist = \"exponential\", mean = \"20s\" }, duration = { dist = \"exponential\", mean = \"5s\" } }]";
+    let digests = |results: &[ReplicationResult]| -> Vec<(u64, u64)> {
+        results
+            .iter()
+            .map(|r| {
+                assert_eq!(r.conservation.failed, 0);
+                assert_eq!(r.conservation.in_flight, 0);
+                (r.conservation.offered, r.request_digest)
+            })
+            .collect()
+    };
+    let without = run(&drained);
+    let mut with_faults = drained.to_vec();
+    with_faults.push(random);
+    let with = run(&with_faults);
+    assert!(
+        with.iter().all(|r| r.faults.len() >= 3),
+        "a few occurrences each"
+    );
+    assert_eq!(digests(&without), digests(&with));
+    // The draws are per replication: the two replications see different processes, and a rerun
+    // sees the same ones.
+    let starts = |result: &ReplicationResult| -> Vec<u64> {
+        result.faults.iter().map(|f| f.started.as_nanos()).collect()
+    };
+    assert_ne!(starts(&with[0]), starts(&with[1]));
+    assert_eq!(starts(&with[0]), starts(&run(&with_faults)[0]));
+}

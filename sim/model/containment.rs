@@ -10,13 +10,17 @@ use crate::time::SimTime;
 pub struct FaultRecord {
     /// Index in the fault plan.
     pub fault: usize,
-    /// `container_crash`, `node_crash`, `zone_outage`, `latency` or `errors`.
+    /// Its number among the occurrences of a random fault, from 0; `None` for a fault that
+    /// happens once.
+    pub occurrence: Option<u32>,
+    /// The fault's kind, as in scenarios (`container_crash`, `zone_outage`, `bad_deploy`, …).
     pub kind: &'static str,
     /// What it hit (service, node, zone or component).
     pub target: String,
     /// When it started.
     pub started: SimTime,
-    /// When it ended (start + duration; crashes are instants).
+    /// When it ended (start + duration; crashes are instants; a bad deploy when its deployment
+    /// ended, or the run).
     pub ended: SimTime,
     /// Services it touched (whose tasks crashed, or that hold the faulty component).
     pub services: Vec<usize>,

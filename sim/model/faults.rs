@@ -1,12 +1,13 @@
 //! Fault injection in the model: crashing tasks (their in-flight calls fail, the scheduler replaces
 //! them), crashing nodes and zones (their groups replace them), and latency or error injection on a
-//! component for a window; memory leaks to OOM kills; registry outages. `containment.rs` measures
-//! what they did.
+//! component for a window; memory leaks to OOM kills; registry outages; bad deploys (a rolling
+//! deployment, see `rollouts.rs`). Each occurrence of the plan — a fault that happens once, or one
+//! occurrence of a random process — is injected on its own. `containment.rs` measures what they did.
 
 use super::{Event, NONE, NodeRuntime, TaskPhase, World};
 use crate::cluster::state::NodeLifecycle;
 use crate::engine::EventQueue;
-use crate::faults::FaultKind;
+use crate::faults::{FaultKind, FaultOccurrence};
 use crate::metrics::FailReason;
 use crate::rng::{KeyedRng, combine};
 use crate::time::{SimDuration, SimTime};
@@ -30,17 +31,17 @@ impl Default for ComponentFault {
 }
 
 impl World<'_> {
-    /// Schedules every fault's start and end.
+    /// Schedules every fault occurrence's start and end.
     pub(super) fn start_faults(&mut self, queue: &mut EventQueue<Event>) {
-        for (index, fault) in self.scenario.faults.iter().enumerate() {
-            let start = SimTime::ZERO + fault.at;
+        for (index, occurrence) in self.fault_occurrences.iter().enumerate() {
+            let start = SimTime::ZERO + occurrence.start;
             queue.schedule_at(
                 start,
                 Event::FaultStarts {
                     fault: index as u32,
                 },
             );
-            let duration = fault.kind.duration();
+            let duration = occurrence.kind.duration();
             if duration > SimDuration::ZERO && start + duration < self.end {
                 queue.schedule_at(
                     start + duration,
@@ -52,17 +53,41 @@ impl World<'_> {
         }
     }
 
+    /// The `fault/…` subject of occurrence `index` in `events.csv`.
+    fn fault_subject(&self, index: usize) -> String {
+        let occurrence = &self.fault_occurrences[index];
+        format!(
+            "fault/{}",
+            FaultOccurrence::label(occurrence.fault, occurrence.occurrence)
+        )
+    }
+
+    /// The record of occurrence `index`, once it has started.
+    fn record_of(&mut self, index: usize) -> Option<&mut super::FaultRecord> {
+        let occurrence = &self.fault_occurrences[index];
+        let (fault, number) = (occurrence.fault, occurrence.occurrence);
+        self.fault_records
+            .iter_mut()
+            .find(|r| r.fault == fault && r.occurrence == number)
+    }
+
     pub(super) fn on_fault_starts(&mut self, index: usize, queue: &mut EventQueue<Event>) {
         let now = queue.now();
-        let fault = &self.scenario.faults[index];
-        let kind = fault.kind.clone();
-        let ended = now + kind.duration();
+        let occurrence = &self.fault_occurrences[index];
+        let kind = occurrence.kind.clone();
+        // Random choices (which task, which node) are keyed by the fault and the occurrence (a
+        // fault that happens once keys as occurrence 0).
+        let choice_key = combine(
+            self.fault_key,
+            occurrence.fault as u64 | u64::from(occurrence.occurrence.unwrap_or(0)) << 32,
+        );
         let mut record = super::FaultRecord {
-            fault: index,
+            fault: occurrence.fault,
+            occurrence: occurrence.occurrence,
             kind: kind.name(),
             target: String::new(),
             started: now,
-            ended,
+            ended: now + kind.duration(),
             services: Vec::new(),
             tasks_crashed: 0,
             detected: None,
@@ -88,7 +113,7 @@ impl World<'_> {
                     })
                     .collect();
                 // A deterministic random choice, keyed by the fault.
-                let mut draw = KeyedRng::new(combine(self.fault_key, index as u64));
+                let mut draw = KeyedRng::new(choice_key);
                 for _ in 0..count.min(healthy.len() as u32) {
                     let pick =
                         ((draw.uniform() * healthy.len() as f64) as usize).min(healthy.len() - 1);
@@ -96,7 +121,7 @@ impl World<'_> {
                 }
             }
             FaultKind::NodeCrash { node_group, node } => {
-                match self.choose_node(index, node_group, node) {
+                match self.choose_node(choice_key, node_group, node) {
                     Some(node) => {
                         record.target = self.cluster.nodes()[node].name.clone();
                         victims.extend(self.live_tasks_on(node));
@@ -116,7 +141,7 @@ impl World<'_> {
                 node_group,
                 node,
                 notice,
-            } => match self.choose_node(index, node_group, node) {
+            } => match self.choose_node(choice_key, node_group, node) {
                 Some(node) => {
                     // The notice: the node drains; its tasks stop gracefully and are replaced.
                     record.target = self.cluster.nodes()[node].name.clone();
@@ -212,6 +237,20 @@ impl World<'_> {
                     .push(self.scenario.app.service_of_component[component]);
                 self.component_faults[component].error_rate = rate;
             }
+            FaultKind::BadDeploy { service, rollout } => {
+                // Its deployment started at this instant (`RolloutStarts`); the window lasts until
+                // that deployment ends (`end_bad_deploy`; at once for a service with no task), or
+                // the run does.
+                record.target = self.scenario.app.services[service].name.clone();
+                record.services.push(service);
+                record.ended = self
+                    .rollout_results
+                    .iter()
+                    .rev()
+                    .find(|r| r.rollout == rollout)
+                    .and_then(|r| r.finished)
+                    .unwrap_or(self.end);
+            }
         }
         victims.sort_unstable();
         victims.dedup();
@@ -228,7 +267,7 @@ impl World<'_> {
             record.target,
             victims.len()
         );
-        let subject = format!("fault/{index}");
+        let subject = self.fault_subject(index);
         self.log(now, "fault_started", &subject, detail);
         self.fault_records.push(record);
         let services: Vec<usize> = victims
@@ -243,7 +282,7 @@ impl World<'_> {
 
     pub(super) fn on_fault_ends(&mut self, index: usize, queue: &mut EventQueue<Event>) {
         let now = queue.now();
-        match self.scenario.faults[index].kind {
+        match self.fault_occurrences[index].kind {
             FaultKind::ZoneOutage { zone, .. } => {
                 self.zone_down[zone] = false;
                 for node in std::mem::take(&mut self.outage_nodes[zone]) {
@@ -255,8 +294,8 @@ impl World<'_> {
             FaultKind::Latency { component, .. } | FaultKind::Errors { component, .. } => {
                 // Back to normal, except for other latency or error faults still active on it.
                 let mut state = ComponentFault::default();
-                for (other, fault) in self.scenario.faults.iter().enumerate() {
-                    let start = SimTime::ZERO + fault.at;
+                for (other, fault) in self.fault_occurrences.iter().enumerate() {
+                    let start = SimTime::ZERO + fault.start;
                     let active =
                         other != index && start <= now && now < start + fault.kind.duration();
                     match fault.kind {
@@ -294,7 +333,7 @@ impl World<'_> {
                 // The notice ran out: whatever still runs there dies with the node.
                 if let Some(node) = self.spot_nodes[index].take() {
                     let remaining = self.live_tasks_on(node);
-                    if let Some(record) = self.fault_records.iter_mut().find(|r| r.fault == index) {
+                    if let Some(record) = self.record_of(index) {
                         record.tasks_crashed += remaining.len() as u32;
                     }
                     self.crash_node(node, queue);
@@ -311,7 +350,23 @@ impl World<'_> {
             }
             _ => {}
         }
-        self.log(now, "fault_ended", &format!("fault/{index}"), String::new());
+        let subject = self.fault_subject(index);
+        self.log(now, "fault_ended", &subject, String::new());
+    }
+
+    /// Rolling deployment `rollout` ended (completed, failed, rolled back or superseded): if a
+    /// bad deploy started it, that fault's window ends now.
+    pub(super) fn end_bad_deploy(&mut self, rollout: usize, now: SimTime) {
+        let Some(index) = self.fault_occurrences.iter().position(
+            |o| matches!(o.kind, FaultKind::BadDeploy { rollout: r, .. } if r == rollout),
+        ) else {
+            return;
+        };
+        if let Some(record) = self.record_of(index) {
+            record.ended = now;
+            let subject = self.fault_subject(index);
+            self.log(now, "fault_ended", &subject, String::new());
+        }
     }
 
     /// With its service leaking, a healthy task is killed when its memory reservation fills up
@@ -351,8 +406,13 @@ impl World<'_> {
     }
 
     /// The node a node fault hits: the group's node with that ordinal, or a random ready one
-    /// (keyed by the fault).
-    fn choose_node(&self, fault: usize, node_group: usize, ordinal: Option<u32>) -> Option<usize> {
+    /// (drawn with `choice_key`).
+    fn choose_node(
+        &self,
+        choice_key: u64,
+        node_group: usize,
+        ordinal: Option<u32>,
+    ) -> Option<usize> {
         let ready: Vec<usize> = (0..self.cluster.nodes().len())
             .filter(|&n| {
                 let state = &self.cluster.nodes()[n];
@@ -372,7 +432,7 @@ impl World<'_> {
             }
             None if ready.is_empty() => None,
             None => {
-                let mut draw = KeyedRng::new(combine(self.fault_key, fault as u64));
+                let mut draw = KeyedRng::new(choice_key);
                 Some(ready[((draw.uniform() * ready.len() as f64) as usize).min(ready.len() - 1)])
             }
         }
@@ -537,12 +597,12 @@ impl World<'_> {
         self.log(now, "task_crashed", &subject, String::new());
     }
 
-    /// Records the first failure after each active fault's start.
+    /// Records the first failure after each fault's start. Records start in time order and a
+    /// failure detects every record started by then, so the undetected ones are a suffix.
     pub(super) fn note_failure(&mut self, now: SimTime) {
-        for record in &mut self.fault_records {
-            if record.detected.is_none() && now >= record.started {
-                record.detected = Some(now);
-            }
+        for record in &mut self.fault_records[self.faults_detected..] {
+            record.detected = Some(now);
         }
+        self.faults_detected = self.fault_records.len();
     }
 }

@@ -23,6 +23,7 @@ use crate::app::VersionSpec;
 use crate::cluster::catalog::FargateSize;
 use crate::cluster::state::ClusterState;
 use crate::engine::{EventId, EventQueue, Handler};
+use crate::faults::{FaultOccurrence, expand_plan};
 use crate::metrics::{ClassSummary, FailReason, LatencyStats, Mark, TimeWeighted};
 use crate::policy::autoscale::{self, ServiceAutoscaler};
 use crate::policy::balancer::Balancer;
@@ -75,9 +76,9 @@ enum Event {
     RolloutStarts { rollout: u32 },
     /// A task of a version that fails its health check is found unhealthy.
     TaskUnhealthy { task: u32 },
-    /// A fault starts.
+    /// A fault occurrence starts (an index in `fault_occurrences`).
     FaultStarts { fault: u32 },
-    /// A fault's window ends.
+    /// A fault occurrence's window ends.
     FaultEnds { fault: u32 },
     /// A call's timeout expires.
     CallTimeout { frame: u32 },
@@ -387,10 +388,15 @@ struct World<'s> {
     /// Nodes each zone's outage took down (replaced when it ends).
     outage_nodes: Vec<Vec<usize>>,
     fault_records: Vec<FaultRecord>,
+    /// Records before this index have their first failure (`note_failure`).
+    faults_detected: usize,
+    /// Every fault occurrence of this replication, in order of start: what `FaultStarts` and
+    /// `FaultEnds` index.
+    fault_occurrences: Vec<FaultOccurrence>,
     /// The image registry is down: pulls wait in `stalled_pulls`.
     registry_down: bool,
     stalled_pulls: Vec<u32>,
-    /// Per fault: the node a Spot interruption is draining.
+    /// Per fault occurrence: the node a Spot interruption is draining.
     spot_nodes: Vec<Option<usize>>,
     /// Per service: a memory leak (bytes per second, until when), if one is active.
     leaks: Vec<Option<(f64, SimTime)>>,
@@ -530,6 +536,11 @@ impl<'s> World<'s> {
             });
         }
         let class_count = app.classes.len();
+        let fault_occurrences = expand_plan(
+            &scenario.faults,
+            rng::stream_key(seed, replication, "fault_process"),
+            scenario.run.duration,
+        );
         Ok(World {
             scenario,
             end: SimTime::ZERO + scenario.run.duration,
@@ -550,8 +561,10 @@ impl<'s> World<'s> {
             zone_down: vec![false; scenario.cluster.zones.len()],
             outage_nodes: vec![Vec::new(); scenario.cluster.zones.len()],
             fault_records: Vec::new(),
+            faults_detected: 0,
+            spot_nodes: vec![None; fault_occurrences.len()],
+            fault_occurrences,
             leaks: vec![None; app.services.len()],
-            spot_nodes: vec![None; scenario.faults.len()],
             registry_down: false,
             stalled_pulls: Vec::new(),
             retry_key: rng::stream_key(seed, replication, "retry"),

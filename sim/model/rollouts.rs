@@ -131,6 +131,7 @@ impl World<'_> {
             &name,
             format!("outcome={outcome}"),
         );
+        self.end_bad_deploy(rollout, now);
     }
 
     /// Moves a deployment forward: starts tasks of the target version within the maximum, stops old

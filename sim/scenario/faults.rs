@@ -1,16 +1,19 @@
-//! Validation of `[[faults]]`: each fault's kind, time, target and parameters.
+//! Validation of `[[faults]]`: each fault's kind, time (once, or a random process), target and
+//! parameters; a `bad_deploy` becomes a rolling deployment validated as `[[app.rollouts]]` are.
 
-use super::raw::RawFault;
+use super::raw::{DurationOrDistribution, RawFault, RawRollout};
 use super::source::{Problem, did_you_mean};
 use super::validate::{
-    Checked, in_range, optional_duration, reject_inapplicable, require, start_within_run,
+    Checked, duration_at, in_range, optional_duration, reject_inapplicable, require,
+    start_within_run, validate_distribution,
 };
-use crate::app::AppSpec;
+use crate::app::{AppSpec, RolloutSpec};
 use crate::cluster::{ClusterSpec, LaunchType};
-use crate::faults::{FaultKind, FaultSpec};
+use crate::dist::Distribution;
+use crate::faults::{FaultKind, FaultSpec, MAX_EXPECTED_OCCURRENCES};
 use crate::time::SimDuration;
 
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 9] = [
     "container_crash",
     "node_crash",
     "spot_interruption",
@@ -19,16 +22,124 @@ const KINDS: [&str; 8] = [
     "latency",
     "memory_leak",
     "errors",
+    "bad_deploy",
 ];
 
-/// Validates the fault plan against the cluster, the app and the run's duration.
+/// The keys of a `bad_deploy`: those of an `[[app.rollouts]]` table but `at`.
+const BAD_DEPLOY_KEYS: [&str; 12] = [
+    "service",
+    "image_size",
+    "slowdown",
+    "error_rate",
+    "fails_health_check",
+    "strategy",
+    "minimum_healthy_percent",
+    "maximum_percent",
+    "max_surge",
+    "max_unavailable",
+    "circuit_breaker",
+    "rollback",
+];
+
+/// A fixed duration or a distribution at `path`, with a mean above zero.
+fn distribution_at(value: &DurationOrDistribution, path: &str) -> Checked<Distribution> {
+    let distribution = match value {
+        DurationOrDistribution::Fixed(text) => Distribution::Constant {
+            value: duration_at(text, path)?,
+        },
+        DurationOrDistribution::Drawn(raw) => validate_distribution(raw, path)?,
+    };
+    if distribution.mean_nanos() <= 0.0 {
+        return Err(Problem::new(path, "must be longer than zero on average")
+            .with_help("e.g. \"2h\" or { dist = \"exponential\", mean = \"2h\" }"));
+    }
+    Ok(distribution)
+}
+
+/// A fault's rollout keys as a rollout's, to validate them with the rollouts' own code.
+fn as_rollout(fault: &RawFault) -> RawRollout {
+    RawRollout {
+        service: fault.service.clone(),
+        at: fault.at.clone(),
+        image_size: fault.image_size.clone(),
+        slowdown: fault.slowdown,
+        error_rate: fault.error_rate,
+        fails_health_check: fault.fails_health_check,
+        strategy: fault.strategy.clone(),
+        minimum_healthy_percent: fault.minimum_healthy_percent,
+        maximum_percent: fault.maximum_percent,
+        max_surge: fault.max_surge.clone(),
+        max_unavailable: fault.max_unavailable.clone(),
+        circuit_breaker: fault.circuit_breaker,
+        rollback: fault.rollback,
+    }
+}
+
+/// When a fault happens: its start and, for a random fault, the time between failures; and its
+/// duration distribution, if it is drawn.
+struct Timing {
+    at: SimDuration,
+    every: Option<Distribution>,
+    duration_distribution: Option<Distribution>,
+}
+
+/// Validates a fault's `at`, `every` and drawn `duration` (a fixed one is the kind's).
+fn timing(fault: &RawFault, path: &str, duration: SimDuration) -> Checked<Timing> {
+    let every = match &fault.every {
+        None => None,
+        Some(value) => {
+            let every_path = format!("{path}.every");
+            let every = distribution_at(value, &every_path)?;
+            let expected = duration.as_nanos() as f64 / every.mean_nanos();
+            if expected > MAX_EXPECTED_OCCURRENCES {
+                return Err(Problem::new(
+                    every_path,
+                    format!(
+                        "about {expected:.0} occurrences in a run of {duration}; at most {MAX_EXPECTED_OCCURRENCES} are allowed"
+                    ),
+                )
+                .with_help("each occurrence is a row of faults.csv: lengthen the mean time between failures"));
+            }
+            Some(every)
+        }
+    };
+    // A random process may start counting from time 0; a fault that happens once needs `at`.
+    let at = if every.is_some() && fault.at.is_none() {
+        SimDuration::ZERO
+    } else {
+        start_within_run(
+            &fault.at,
+            &format!("{path}.at"),
+            "when it starts, e.g. at = \"5m\" (or a random process: every = \"2h\")",
+            "the fault",
+            duration,
+        )?
+    };
+    let duration_distribution = match &fault.duration {
+        Some(value @ DurationOrDistribution::Drawn(_)) => {
+            Some(distribution_at(value, &format!("{path}.duration"))?)
+        }
+        _ => None,
+    };
+    Ok(Timing {
+        at,
+        every,
+        duration_distribution,
+    })
+}
+
+/// Validates the fault plan against the cluster, the app and the run's duration: the faults in
+/// order of `at`, and the rolling deployments the `bad_deploy` faults become, which join
+/// `app.rollouts` from index `first_rollout` on.
 pub(super) fn validate_faults(
     raw: &[RawFault],
     cluster: &ClusterSpec,
     app: &AppSpec,
     duration: SimDuration,
-) -> Checked<Vec<FaultSpec>> {
+    first_rollout: usize,
+) -> Checked<(Vec<FaultSpec>, Vec<RolloutSpec>)> {
     let mut faults = Vec::new();
+    let mut rollouts = Vec::new();
     for (index, fault) in raw.iter().enumerate() {
         let path = format!("faults[{index}]");
         let kind = require(
@@ -37,14 +148,15 @@ pub(super) fn validate_faults(
             &format!("one of: {}", KINDS.join(", ")),
         )?;
         let allowed: &[&str] = match kind.as_str() {
-            "container_crash" => &["service", "count"],
-            "node_crash" => &["node_group", "node"],
-            "spot_interruption" => &["node_group", "node", "notice"],
-            "zone_outage" => &["zone", "duration"],
-            "registry_outage" => &["duration"],
-            "latency" => &["component", "duration", "multiplier", "added"],
-            "memory_leak" => &["component", "duration", "leak_rate"],
-            "errors" => &["component", "duration", "rate"],
+            "container_crash" => &["every", "service", "count"],
+            "node_crash" => &["every", "node_group", "node"],
+            "spot_interruption" => &["every", "node_group", "node", "notice"],
+            "zone_outage" => &["every", "zone", "duration"],
+            "registry_outage" => &["every", "duration"],
+            "latency" => &["every", "component", "duration", "multiplier", "added"],
+            "memory_leak" => &["every", "component", "duration", "leak_rate"],
+            "errors" => &["every", "component", "duration", "rate"],
+            "bad_deploy" => &BAD_DEPLOY_KEYS,
             other => {
                 return Err(Problem::new(
                     format!("{path}.kind"),
@@ -54,6 +166,7 @@ pub(super) fn validate_faults(
             }
         };
         let present = [
+            ("every", fault.every.is_some()),
             ("duration", fault.duration.is_some()),
             ("service", fault.service.is_some()),
             ("count", fault.count.is_some()),
@@ -66,6 +179,20 @@ pub(super) fn validate_faults(
             ("rate", fault.rate.is_some()),
             ("leak_rate", fault.leak_rate.is_some()),
             ("notice", fault.notice.is_some()),
+            ("image_size", fault.image_size.is_some()),
+            ("slowdown", fault.slowdown.is_some()),
+            ("error_rate", fault.error_rate.is_some()),
+            ("fails_health_check", fault.fails_health_check.is_some()),
+            ("strategy", fault.strategy.is_some()),
+            (
+                "minimum_healthy_percent",
+                fault.minimum_healthy_percent.is_some(),
+            ),
+            ("maximum_percent", fault.maximum_percent.is_some()),
+            ("max_surge", fault.max_surge.is_some()),
+            ("max_unavailable", fault.max_unavailable.is_some()),
+            ("circuit_breaker", fault.circuit_breaker.is_some()),
+            ("rollback", fault.rollback.is_some()),
         ];
         let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
             "an"
@@ -73,15 +200,23 @@ pub(super) fn validate_faults(
             "a"
         };
         reject_inapplicable(&path, &format!("{article} {kind} fault"), &present, allowed)?;
-        let at = start_within_run(
-            &fault.at,
-            &format!("{path}.at"),
-            "when it starts, e.g. at = \"5m\"",
-            "the fault",
-            duration,
-        )?;
+        let Timing {
+            at,
+            every,
+            duration_distribution,
+        } = timing(fault, &path, duration)?;
+        // The window of a kind that has one: fixed, or the mean of the drawn durations.
         let window = |default: &str| -> Checked<SimDuration> {
-            let value = optional_duration(&fault.duration, &format!("{path}.duration"), default)?;
+            if let Some(distribution) = &duration_distribution {
+                return Ok(SimDuration::from_nanos(
+                    distribution.mean_nanos().round() as u64
+                ));
+            }
+            let text = match &fault.duration {
+                Some(DurationOrDistribution::Fixed(text)) => text.as_str(),
+                _ => default,
+            };
+            let value = duration_at(text, &format!("{path}.duration"))?;
             if value == SimDuration::ZERO {
                 return Err(Problem::new(
                     format!("{path}.duration"),
@@ -242,7 +377,7 @@ pub(super) fn validate_faults(
                     bytes_per_sec,
                 }
             }
-            _ => {
+            "errors" => {
                 let component = component()?;
                 let rate = in_range(
                     require(
@@ -261,9 +396,138 @@ pub(super) fn validate_faults(
                     rate,
                 }
             }
+            _ => {
+                let spec = super::rollouts::rollout_spec(&as_rollout(fault), &path, at, app)?;
+                let version = &spec.version;
+                if !(version.fails_health_check
+                    || version.error_rate > 0.0
+                    || version.slowdown > 1.0)
+                {
+                    return Err(Problem::new(
+                        format!("{path}.kind"),
+                        "the bad deploy's version is not bad",
+                    )
+                    .with_help("set error_rate > 0, slowdown > 1 or fails_health_check = true"));
+                }
+                let kind = FaultKind::BadDeploy {
+                    service: spec.service,
+                    rollout: first_rollout + rollouts.len(),
+                };
+                rollouts.push(spec);
+                kind
+            }
         };
-        faults.push(FaultSpec { at, kind });
+        faults.push(FaultSpec {
+            at,
+            kind,
+            every,
+            duration_distribution,
+        });
     }
     faults.sort_by_key(|fault| fault.at);
-    Ok(faults)
+    Ok((faults, rollouts))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dist::Distribution;
+    use crate::faults::FaultKind;
+    use crate::scenario::{Scenario, parse};
+    use crate::time::SimDuration;
+    use std::path::Path;
+
+    const APP: &str = r#"
+[run]
+duration = "1h"
+
+[[app.components]]
+name = "api"
+service_time = { dist = "exponential", mean = "10ms" }
+replicas = 4
+
+[[app.classes]]
+name = "get"
+entry = "api"
+
+[workload]
+rate = "10/s"
+
+[[app.rollouts]]
+service = "api"
+at = "50m"
+"#;
+
+    fn scenario(faults: &str) -> Scenario {
+        parse(Path::new("t.toml"), &format!("{APP}\n{faults}"), &[])
+            .unwrap_or_else(|e| panic!("{e}"))
+            .scenario
+    }
+
+    #[test]
+    fn every_takes_a_duration_or_a_distribution_and_at_is_optional() {
+        let scenario = scenario(
+            r#"
+[[faults]]
+kind = "container_crash"
+service = "api"
+every = "10m"
+
+[[faults]]
+kind = "errors"
+component = "api"
+rate = 0.1
+at = "5m"
+every = { dist = "exponential", mean = "20m" }
+duration = { dist = "lognormal", mean = "2m", cv = 0.5 }
+"#,
+        );
+        let (crash, errors) = (&scenario.faults[0], &scenario.faults[1]);
+        assert_eq!(crash.at, SimDuration::ZERO);
+        assert!(matches!(
+            crash.every,
+            Some(Distribution::Constant { value }) if value == SimDuration::from_secs(600)
+        ));
+        assert!(crash.duration_distribution.is_none());
+        assert_eq!(errors.at, SimDuration::from_secs(300));
+        assert!(matches!(
+            errors.every,
+            Some(Distribution::Exponential { .. })
+        ));
+        // The kind's duration is the mean of the drawn ones.
+        assert_eq!(errors.kind.duration(), SimDuration::from_secs(120));
+        assert!(matches!(
+            errors.duration_distribution,
+            Some(Distribution::Lognormal { .. })
+        ));
+    }
+
+    #[test]
+    fn a_bad_deploy_becomes_a_rollout_after_the_files_own() {
+        let scenario = scenario(
+            r#"
+[[faults]]
+kind = "bad_deploy"
+service = "api"
+at = "10m"
+error_rate = 0.3
+minimum_healthy_percent = 50
+maximum_percent = 100
+circuit_breaker = false
+"#,
+        );
+        let rollouts = &scenario.app.rollouts;
+        assert_eq!(rollouts.len(), 2);
+        assert_eq!(rollouts[0].at, SimDuration::from_secs(3000));
+        let bad = &rollouts[1];
+        assert_eq!(bad.at, SimDuration::from_secs(600));
+        assert_eq!(bad.version.error_rate, 0.3);
+        assert!(!bad.circuit_breaker && bad.rollback);
+        assert!(matches!(
+            scenario.faults[0].kind,
+            FaultKind::BadDeploy {
+                service: 0,
+                rollout: 1
+            }
+        ));
+    }
 }

@@ -1,7 +1,9 @@
 //! The scenario file as written: serde structs with every field optional, before validation.
 
-use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// A number or a string: cpu may be `0.5` or `"500m"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -11,6 +13,37 @@ pub enum NumberOrText {
     Number(f64),
     /// A string with a unit.
     Text(String),
+}
+
+/// A duration that is fixed or drawn: `"5m"` or `{ dist = "exponential", mean = "5m" }`.
+#[derive(Debug, Clone)]
+pub enum DurationOrDistribution {
+    /// A duration string.
+    Fixed(String),
+    /// A distribution table, as `service_time` takes.
+    Drawn(RawDistribution),
+}
+
+impl<'de> Deserialize<'de> for DurationOrDistribution {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Dispatch on the value's type by hand (not `untagged`), so that a mistake inside the
+        // table keeps its own message and position (`unknown key`, the key's path).
+        struct Expect;
+        impl<'de> Visitor<'de> for Expect {
+            type Value = DurationOrDistribution;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration string or a distribution table")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(DurationOrDistribution::Fixed(text.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawDistribution::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(DurationOrDistribution::Drawn)
+            }
+        }
+        deserializer.deserialize_any(Expect)
+    }
 }
 
 /// The whole file.
@@ -29,13 +62,14 @@ pub struct RawScenario {
     pub faults: Vec<RawFault>,
 }
 
-/// `[[faults]]`: one injected fault.
+/// `[[faults]]`: one fault of the plan (once, or a random process with `every`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFault {
     pub kind: Option<String>,
     pub at: Option<String>,
-    pub duration: Option<String>,
+    pub every: Option<DurationOrDistribution>,
+    pub duration: Option<DurationOrDistribution>,
     pub service: Option<String>,
     pub count: Option<u32>,
     pub node_group: Option<String>,
@@ -47,6 +81,18 @@ pub struct RawFault {
     pub rate: Option<f64>,
     pub leak_rate: Option<String>,
     pub notice: Option<String>,
+    // bad_deploy: the keys of a rollout's version and strategy (see `RawRollout`).
+    pub image_size: Option<String>,
+    pub slowdown: Option<f64>,
+    pub error_rate: Option<f64>,
+    pub fails_health_check: Option<bool>,
+    pub strategy: Option<String>,
+    pub minimum_healthy_percent: Option<u32>,
+    pub maximum_percent: Option<u32>,
+    pub max_surge: Option<NumberOrText>,
+    pub max_unavailable: Option<NumberOrText>,
+    pub circuit_breaker: Option<bool>,
+    pub rollback: Option<bool>,
 }
 
 /// `[run]`.

@@ -228,7 +228,14 @@ pub fn validate(raw: RawScenario, file: &Path, custom: &super::CustomNames) -> C
         "add a [workload] table, e.g. rate = \"100/s\"",
     )?;
     let workload = validate_workload(&raw_workload, run.duration, file)?;
-    let faults = super::faults::validate_faults(&raw.faults, &cluster, &app, run.duration)?;
+    let (faults, bad_deploys) = super::faults::validate_faults(
+        &raw.faults,
+        &cluster,
+        &app,
+        run.duration,
+        app.rollouts.len(),
+    )?;
+    app.rollouts.extend(bad_deploys);
     super::cluster::check_tasks_fit(&cluster, &app)?;
     let name = raw.name.unwrap_or_else(|| {
         file.file_stem().map_or("scenario".to_string(), |stem| {
