@@ -4,7 +4,7 @@
 use super::raw::{DurationOrDistribution, RawFault, RawRollout};
 use super::source::{Problem, did_you_mean};
 use super::validate::{
-    Checked, duration_at, in_range, optional_duration, reject_inapplicable, require,
+    Checked, duration_at, in_range, optional_duration, reject_inapplicable, require, service_at,
     start_within_run, validate_distribution,
 };
 use crate::app::{AppSpec, RolloutSpec};
@@ -252,19 +252,12 @@ pub(super) fn validate_faults(
         };
         let kind = match kind.as_str() {
             "container_crash" => {
-                let names: Vec<&str> = app.services.iter().map(|s| s.name.as_str()).collect();
-                let name = require(
-                    fault.service.clone(),
+                let service = service_at(
+                    &fault.service,
                     &format!("{path}.service"),
-                    &format!("one of: {}", names.join(", ")),
+                    "the service whose tasks crash",
+                    app,
                 )?;
-                let service = names.iter().position(|n| *n == name).ok_or_else(|| {
-                    Problem::new(
-                        format!("{path}.service"),
-                        format!("no service `{name}` in {} mode", app.mode.name()),
-                    )
-                    .with_help(did_you_mean(&name, &names))
-                })?;
                 let count = fault.count.unwrap_or(1);
                 if count == 0 {
                     return Err(Problem::new(format!("{path}.count"), "must be at least 1"));

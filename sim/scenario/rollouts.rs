@@ -3,7 +3,7 @@
 
 use super::raw::{NumberOrText, RawRollout};
 use super::source::{Problem, did_you_mean};
-use super::validate::{Checked, bytes_at, in_range, require, start_within_run};
+use super::validate::{Checked, bytes_at, in_range, service_at, start_within_run};
 use crate::app::{Amount, AppSpec, RolloutSpec, RolloutStrategy, VersionSpec};
 use crate::time::SimDuration;
 
@@ -68,19 +68,12 @@ pub(super) fn rollout_spec(
     at: SimDuration,
     app: &AppSpec,
 ) -> Checked<RolloutSpec> {
-    let names: Vec<&str> = app.services.iter().map(|s| s.name.as_str()).collect();
-    let name = require(
-        rollout.service.clone(),
+    let service = service_at(
+        &rollout.service,
         &format!("{path}.service"),
-        &format!("the service to deploy, one of: {}", names.join(", ")),
+        "the service to deploy",
+        app,
     )?;
-    let service = names.iter().position(|n| *n == name).ok_or_else(|| {
-        Problem::new(
-            format!("{path}.service"),
-            format!("no service `{name}` in {} mode", app.mode.name()),
-        )
-        .with_help(did_you_mean(&name, &names))
-    })?;
     let spec = &app.services[service];
     let image_bytes = match &rollout.image_size {
         Some(_) => bytes_at(&rollout.image_size, &format!("{path}.image_size"), "")?,

@@ -728,6 +728,29 @@ fn validate_classes(raw: &[RawClass], components: &[ComponentSpec]) -> Checked<V
     Ok(classes)
 }
 
+/// The index of the service a required key at `path` names (`what` it is for, in the message when
+/// it is missing); an error listing the current mode's services otherwise.
+pub(super) fn service_at(
+    raw: &Option<String>,
+    path: &str,
+    what: &str,
+    app: &AppSpec,
+) -> Checked<usize> {
+    let names: Vec<&str> = app.services.iter().map(|s| s.name.as_str()).collect();
+    let name = require(
+        raw.clone(),
+        path,
+        &format!("{what}, one of: {}", names.join(", ")),
+    )?;
+    names.iter().position(|n| *n == name).ok_or_else(|| {
+        Problem::new(
+            path,
+            format!("no service `{name}` in {} mode", app.mode.name()),
+        )
+        .with_help(did_you_mean(&name, &names))
+    })
+}
+
 /// An optional load-shedding limit: a duration above zero.
 fn max_queue_time_at(raw: &Option<String>, path: &str) -> Checked<Option<SimDuration>> {
     if raw.is_none() {
