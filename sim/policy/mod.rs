@@ -3,5 +3,6 @@
 pub mod autoscale;
 pub mod balancer;
 pub mod cluster_autoscale;
+pub mod named;
 pub mod placement;
 pub mod resilience;

@@ -2,23 +2,15 @@
 //! they were registered under.
 
 use super::{AutoscalerSpec, Hpa, ServiceAutoscaler, StepScaling, TargetTracking};
-use std::collections::BTreeMap;
-use std::fmt;
+use crate::policy::named::{Factory, NamedFactories};
 
 /// Makes a fresh autoscaler (each service in each run gets its own, with empty memory).
-pub type AutoscalerFactory = Box<dyn Fn() -> Box<dyn ServiceAutoscaler> + Send + Sync>;
+pub type AutoscalerFactory = Factory<dyn ServiceAutoscaler>;
 
 /// Named autoscaler factories, and the builder for every built-in spec.
+#[derive(Debug)]
 pub struct Registry {
-    factories: BTreeMap<String, AutoscalerFactory>,
-}
-
-impl fmt::Debug for Registry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registry")
-            .field("names", &self.names())
-            .finish()
-    }
+    named: NamedFactories<dyn ServiceAutoscaler>,
 }
 
 impl Default for Registry {
@@ -31,7 +23,7 @@ impl Registry {
     /// A registry without any named autoscaler (built-in specs still build).
     pub fn empty() -> Self {
         Registry {
-            factories: BTreeMap::new(),
+            named: NamedFactories::default(),
         }
     }
 
@@ -46,18 +38,18 @@ impl Registry {
     where
         F: Fn() -> Box<dyn ServiceAutoscaler> + Send + Sync + 'static,
     {
-        self.factories.insert(name.to_string(), Box::new(factory));
+        self.named.register(name, Box::new(factory));
         self
     }
 
     /// Every registered name, sorted (for "valid names" messages).
     pub fn names(&self) -> Vec<String> {
-        self.factories.keys().cloned().collect()
+        self.named.names()
     }
 
     /// True when a custom autoscaler is registered under `name`.
     pub fn contains(&self, name: &str) -> bool {
-        self.factories.contains_key(name)
+        self.named.contains(name)
     }
 
     /// A fresh autoscaler for `spec`; an error for invalid parameters or an unknown custom name.
@@ -66,9 +58,9 @@ impl Registry {
             AutoscalerSpec::TargetTracking { .. } => Box::new(TargetTracking::from_spec(spec)?),
             AutoscalerSpec::StepScaling { .. } => Box::new(StepScaling::from_spec(spec)?),
             AutoscalerSpec::Hpa { .. } => Box::new(Hpa::from_spec(spec)?),
-            AutoscalerSpec::Custom { name } => match self.factories.get(name) {
-                Some(factory) => factory(),
-                None if self.factories.is_empty() => {
+            AutoscalerSpec::Custom { name } => match self.named.build(name) {
+                Some(autoscaler) => autoscaler,
+                None if self.named.is_empty() => {
                     return Err(format!(
                         "unknown autoscaler '{name}': no custom autoscaler is registered; \
                          built-in kinds: target_tracking, step_scaling, hpa"

@@ -4,23 +4,15 @@
 use super::{
     BestFit, EcsChain, FirstFit, KubernetesScoring, PlacementPolicy, PlacementSpec, WorstFit,
 };
-use std::collections::BTreeMap;
-use std::fmt;
+use crate::policy::named::{Factory, NamedFactories};
 
 /// Makes a fresh policy (each simulation run gets its own).
-pub type PolicyFactory = Box<dyn Fn() -> Box<dyn PlacementPolicy> + Send + Sync>;
+pub type PolicyFactory = Factory<dyn PlacementPolicy>;
 
 /// Named policy factories, and the builder for every built-in spec.
+#[derive(Debug)]
 pub struct Registry {
-    factories: BTreeMap<String, PolicyFactory>,
-}
-
-impl fmt::Debug for Registry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registry")
-            .field("names", &self.names())
-            .finish()
-    }
+    named: NamedFactories<dyn PlacementPolicy>,
 }
 
 impl Default for Registry {
@@ -33,7 +25,7 @@ impl Registry {
     /// A registry without any named policy (specs other than `Custom` still build).
     pub fn empty() -> Self {
         Registry {
-            factories: BTreeMap::new(),
+            named: NamedFactories::default(),
         }
     }
 
@@ -60,20 +52,20 @@ impl Registry {
     where
         F: Fn() -> Box<dyn PlacementPolicy> + Send + Sync + 'static,
     {
-        self.factories.insert(name.to_string(), Box::new(factory));
+        self.named.register(name, Box::new(factory));
         self
     }
 
     /// Every registered name, sorted (for "valid names" messages).
     pub fn names(&self) -> Vec<String> {
-        self.factories.keys().cloned().collect()
+        self.named.names()
     }
 
     /// A fresh policy for `spec`; an error for invalid parameters or an unknown custom name.
     pub fn build(&self, spec: &PlacementSpec) -> Result<Box<dyn PlacementPolicy>, String> {
         match spec {
-            PlacementSpec::Custom { name } => match self.factories.get(name) {
-                Some(factory) => Ok(factory()),
+            PlacementSpec::Custom { name } => match self.named.build(name) {
+                Some(policy) => Ok(policy),
                 None => Err(format!(
                     "unknown placement policy '{name}'; valid names: {}",
                     self.names().join(", ")
