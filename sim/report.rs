@@ -1,7 +1,7 @@
 //! Pure exporters (summary, time series, events, manifest → bytes) and the one writer that puts files
 //! on disk atomically.
 
-use crate::model::ReplicationResult;
+use crate::model::{FaultSpread, ReplicationResult};
 use crate::scenario::Loaded;
 use std::fmt::Write as _;
 use std::io;
@@ -388,7 +388,7 @@ pub fn deployments_csv(results: &[ReplicationResult]) -> Vec<u8> {
 }
 
 /// The `faults.csv` columns, in order.
-pub const FAULT_COLUMNS: [&str; 14] = [
+pub const FAULT_COLUMNS: [&str; 18] = [
     "replication",
     "fault",
     "kind",
@@ -403,33 +403,63 @@ pub const FAULT_COLUMNS: [&str; 14] = [
     "time_to_recover_s",
     "availability_during",
     "services_hit",
+    "cascaded_services",
+    "cascade_depth",
+    "retry_amplification",
+    "max_retry_amplification",
 ];
 
 /// `faults.csv`: one row per injected fault with its containment metrics.
 pub fn faults_csv(results: &[ReplicationResult]) -> Vec<u8> {
     let rows = results.iter().flat_map(|result| {
-        result.faults.iter().map(move |fault| {
-            vec![
-                result.replication.to_string(),
-                fault.fault.to_string(),
-                fault.kind.to_string(),
-                fault.target.clone(),
-                format_float(fault.started.as_secs_f64()),
-                format_float(fault.ended.as_secs_f64()),
-                fault.tasks_crashed.to_string(),
-                fault.broken_classes.join(";"),
-                format_float(fault.blast_radius),
-                format_float(fault.collateral_failures),
-                fault.detected.map_or(String::new(), |at| {
-                    format_float((at - fault.started).as_secs_f64())
-                }),
-                format_float(fault.time_to_recover_s),
-                format_float(fault.availability_during),
-                fault.services.len().to_string(),
-            ]
-        })
+        result
+            .faults
+            .iter()
+            .zip(&result.fault_spread)
+            .map(move |(fault, spread)| {
+                vec![
+                    result.replication.to_string(),
+                    fault.fault.to_string(),
+                    fault.kind.to_string(),
+                    fault.target.clone(),
+                    format_float(fault.started.as_secs_f64()),
+                    format_float(fault.ended.as_secs_f64()),
+                    fault.tasks_crashed.to_string(),
+                    fault.broken_classes.join(";"),
+                    format_float(fault.blast_radius),
+                    format_float(fault.collateral_failures),
+                    fault.detected.map_or(String::new(), |at| {
+                        format_float((at - fault.started).as_secs_f64())
+                    }),
+                    format_float(fault.time_to_recover_s),
+                    format_float(fault.availability_during),
+                    fault.services.len().to_string(),
+                    cascaded_services(spread, ";"),
+                    spread.cascade_depth.to_string(),
+                    spread
+                        .retry_amplification
+                        .iter()
+                        .map(|(component, value)| format!("{component}:{value:.2}"))
+                        .collect::<Vec<_>>()
+                        .join(";"),
+                    format_float(spread.max_retry_amplification),
+                ]
+            })
     });
     csv_bytes(&FAULT_COLUMNS, rows)
+}
+
+/// The cascaded services as `name:hops` (just `name` without a call path), joined by `separator`.
+fn cascaded_services(spread: &FaultSpread, separator: &str) -> String {
+    spread
+        .cascaded_services
+        .iter()
+        .map(|(service, hops)| match hops {
+            Some(hops) => format!("{service}:{hops}"),
+            None => service.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(separator)
 }
 
 /// `events.csv`: the event log.
@@ -547,7 +577,7 @@ pub fn human_summary(loaded: &Loaded, results: &[ReplicationResult]) -> String {
         let _ = writeln!(out, "{line}");
     }
     if let Some(first) = results.first() {
-        for fault in &first.faults {
+        for (fault, spread) in first.faults.iter().zip(&first.fault_spread) {
             let broken = if fault.broken_classes.is_empty() {
                 "none".to_string()
             } else {
@@ -555,7 +585,7 @@ pub fn human_summary(loaded: &Loaded, results: &[ReplicationResult]) -> String {
             };
             let _ = writeln!(
                 out,
-                "fault {} {} {} at {:.0}s (replication 0): broke {broken} (blast radius {:.2}), detected after {}, recovered after {}, {} collateral failures, availability {:.2} %",
+                "fault {} {} {} at {:.0}s (replication 0): broke {broken} (blast radius {:.2}), detected after {}, recovered after {}, {} collateral failures, availability {:.2} %, cascade depth {}{}, max retry amplification {:.2}",
                 fault.fault,
                 fault.kind,
                 fault.target,
@@ -572,6 +602,13 @@ pub fn human_summary(loaded: &Loaded, results: &[ReplicationResult]) -> String {
                 },
                 fault.collateral_failures,
                 fault.availability_during * 100.0,
+                spread.cascade_depth,
+                if spread.cascaded_services.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", cascaded_services(spread, ", "))
+                },
+                spread.max_retry_amplification,
             );
         }
     }

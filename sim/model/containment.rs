@@ -1,9 +1,15 @@
 //! Containment metrics: what each injected fault did to the request classes (blast radius,
-//! collateral failures, time to recover, availability), computed at the end of a run from the
-//! per-interval SLO record and the time series.
+//! collateral failures, time to recover, availability) and how far it spread (cascaded services,
+//! retry amplification), computed at the end of a run from the per-interval SLO record and the
+//! time series.
 
 use super::World;
-use crate::time::SimTime;
+use crate::app::AppSpec;
+use crate::time::{SimDuration, SimTime};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// How far before a fault its baseline reaches back (after the warmup).
+const BASELINE_SPAN: SimDuration = SimDuration::from_secs(300);
 
 /// What one fault did.
 #[derive(Debug, Clone)]
@@ -39,11 +45,43 @@ pub struct FaultRecord {
     pub availability_during: f64,
 }
 
+/// How far one fault spread beyond its own services (same order as the `FaultRecord`s).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultSpread {
+    /// Services, other than those the fault hit, whose error share or mean latency rose beyond the
+    /// `[run]` cascade thresholds in the fault's window: each with its hops from the nearest
+    /// service the fault hit in the service call graph (`None`: no call path), nearest first.
+    pub cascaded_services: Vec<(String, Option<u32>)>,
+    /// The most hops among the cascaded services (0 when none cascaded).
+    pub cascade_depth: u32,
+    /// Per component with a `resilience` table and first attempts in the window, in file order:
+    /// (first attempts + retries) / first attempts of the calls into it over the window.
+    pub retry_amplification: Vec<(String, f64)>,
+    /// The largest retry amplification (1 when no component has one).
+    pub max_retry_amplification: f64,
+}
+
+/// The metrics intervals a fault is measured over: those ending from `start` to `end`.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: SimTime,
+    end: SimTime,
+}
+
+impl Window {
+    /// Whether the interval ending at `time_s` is in the window.
+    fn contains(&self, time_s: f64) -> bool {
+        time_s >= self.start.as_secs_f64() && time_s <= self.end.as_secs_f64() + 1e-9
+    }
+}
+
 impl World<'_> {
-    /// Fills in each fault's containment metrics from the per-interval SLO record and time series.
-    pub(super) fn fault_results(&self) -> Vec<FaultRecord> {
+    /// Each fault's containment metrics and spread, from the per-interval SLO record and the time
+    /// series.
+    pub(super) fn fault_results(&self) -> (Vec<FaultRecord>, Vec<FaultSpread>) {
         let app = &self.scenario.app;
         let mut records = self.fault_records.clone();
+        let mut windows = Vec::with_capacity(records.len());
         for record in &mut records {
             let start = record.started;
             // Only classes within their SLO just before the fault can be broken by it (a class that
@@ -99,8 +137,11 @@ impl World<'_> {
             };
             // The interval ending exactly at the start holds the fault's instant effects (a fault
             // runs before a sample at the same instant), so it counts as during.
-            let in_window =
-                |at: f64| at >= start.as_secs_f64() && at <= window_end.as_secs_f64() + 1e-9;
+            let window = Window {
+                start,
+                end: window_end,
+            };
+            windows.push(window);
             record.broken_classes = broken;
             record.blast_radius =
                 record.broken_classes.len() as f64 / app.classes.len().max(1) as f64;
@@ -111,7 +152,7 @@ impl World<'_> {
                     .filter(|row| {
                         row.subject == subject
                             && row.metric == metric
-                            && in_window(row.time_s)
+                            && window.contains(row.time_s)
                             && row.value.is_finite()
                     })
                     .map(|row| row.value * interval)
@@ -139,6 +180,187 @@ impl World<'_> {
                 f64::NAN
             };
         }
-        records
+        let spreads = self.fault_spreads(&records, &windows);
+        (records, spreads)
     }
+
+    /// How far each fault spread: the services whose error share or latency rose in its window
+    /// above their baseline, and the retry amplification on each edge.
+    fn fault_spreads(&self, records: &[FaultRecord], windows: &[Window]) -> Vec<FaultSpread> {
+        let app = &self.scenario.app;
+        let run = &self.scenario.run;
+        let series = self.interval_series(&[
+            "served_error_share",
+            "served_latency_mean_ms",
+            "call_attempts",
+            "call_retries",
+        ]);
+        let graph = service_graph(app);
+        records
+            .iter()
+            .zip(windows)
+            .enumerate()
+            .map(|(index, (record, window))| {
+                // Baseline: the intervals after the warmup, ending before the start and at most
+                // `BASELINE_SPAN` earlier, outside every other fault's window.
+                let from = (window.start.as_secs_f64() - BASELINE_SPAN.as_secs_f64())
+                    .max(self.warmup_end.as_secs_f64());
+                let in_baseline = |time_s: f64| {
+                    time_s > from
+                        && time_s < window.start.as_secs_f64()
+                        && windows
+                            .iter()
+                            .enumerate()
+                            .all(|(other, w)| other == index || !w.contains(time_s))
+                };
+                let hops = hops_from(&graph, &record.services);
+                let mut cascaded: Vec<(String, Option<u32>)> = app
+                    .services
+                    .iter()
+                    .enumerate()
+                    .filter(|(service, _)| !record.services.contains(service))
+                    .filter(|(_, spec)| {
+                        let errors = values_of(&series, &spec.name, "served_error_share");
+                        let latency = values_of(&series, &spec.name, "served_latency_mean_ms");
+                        rose(errors, in_baseline, window, |base, peak| {
+                            peak - base > run.cascade_error_rate
+                        }) || rose(latency, in_baseline, window, |base, peak| {
+                            peak > base * run.cascade_latency_factor
+                        })
+                    })
+                    .map(|(service, spec)| (spec.name.clone(), hops[service]))
+                    .collect();
+                cascaded
+                    .sort_by(|a, b| (a.1.is_none(), a.1, &a.0).cmp(&(b.1.is_none(), b.1, &b.0)));
+                let window_total = |subject: &str, metric: &'static str| -> f64 {
+                    values_of(&series, subject, metric)
+                        .iter()
+                        .filter(|(time_s, value)| window.contains(*time_s) && value.is_finite())
+                        .map(|(_, value)| value)
+                        .sum()
+                };
+                let amplification: Vec<(String, f64)> = app
+                    .components
+                    .iter()
+                    .filter(|spec| spec.resilience.is_some())
+                    .filter_map(|spec| {
+                        retry_amplification(
+                            window_total(&spec.name, "call_attempts"),
+                            window_total(&spec.name, "call_retries"),
+                        )
+                        .map(|value| (spec.name.clone(), value))
+                    })
+                    .collect();
+                FaultSpread {
+                    cascade_depth: cascaded
+                        .iter()
+                        .filter_map(|(_, hops)| *hops)
+                        .max()
+                        .unwrap_or(0),
+                    cascaded_services: cascaded,
+                    max_retry_amplification: amplification
+                        .iter()
+                        .map(|(_, value)| *value)
+                        .fold(1.0, f64::max),
+                    retry_amplification: amplification,
+                }
+            })
+            .collect()
+    }
+
+    /// The rows of `metrics` in the time series, as (end of interval in seconds, value) per
+    /// (subject, metric), in time order.
+    fn interval_series(
+        &self,
+        metrics: &[&'static str],
+    ) -> BTreeMap<(&str, &'static str), Vec<(f64, f64)>> {
+        let mut series: BTreeMap<(&str, &'static str), Vec<(f64, f64)>> = BTreeMap::new();
+        for row in &self.timeseries {
+            if metrics.contains(&row.metric) {
+                series
+                    .entry((row.subject.as_str(), row.metric))
+                    .or_default()
+                    .push((row.time_s, row.value));
+            }
+        }
+        series
+    }
+}
+
+/// The (interval end in seconds, value) rows of one subject's metric; empty when it has none.
+fn values_of<'a>(
+    series: &'a BTreeMap<(&'a str, &'static str), Vec<(f64, f64)>>,
+    subject: &'a str,
+    metric: &'static str,
+) -> &'a [(f64, f64)] {
+    series.get(&(subject, metric)).map_or(&[], Vec::as_slice)
+}
+
+/// Whether a per-interval metric rose in `window`: its peak there against the mean of its
+/// baseline intervals, judged by `exceeds(baseline, peak)`; false when either has no value.
+fn rose(
+    values: &[(f64, f64)],
+    in_baseline: impl Fn(f64) -> bool,
+    window: &Window,
+    exceeds: impl Fn(f64, f64) -> bool,
+) -> bool {
+    let (mut baseline_sum, mut baseline_count, mut peak) = (0.0, 0u32, f64::NAN);
+    for &(time_s, value) in values.iter().filter(|(_, value)| value.is_finite()) {
+        if in_baseline(time_s) {
+            baseline_sum += value;
+            baseline_count += 1;
+        } else if window.contains(time_s) {
+            peak = peak.max(value);
+        }
+    }
+    baseline_count > 0
+        && peak.is_finite()
+        && exceeds(baseline_sum / f64::from(baseline_count), peak)
+}
+
+/// (first attempts + retries) / first attempts; `None` without first attempts.
+fn retry_amplification(first_attempts: f64, retries: f64) -> Option<f64> {
+    (first_attempts > 0.0).then(|| (first_attempts + retries) / first_attempts)
+}
+
+/// The service call graph, undirected: per service, the services it calls or is called by over
+/// the network in any class's call tree.
+fn service_graph(app: &AppSpec) -> Vec<BTreeSet<usize>> {
+    let mut neighbours = vec![BTreeSet::new(); app.services.len()];
+    for class in &app.classes {
+        let nodes = &class.tree.nodes;
+        for node in nodes {
+            let caller = app.service_of_component[node.component];
+            for &child in node.steps.iter().flatten() {
+                let callee = app.service_of_component[nodes[child].component];
+                if callee != caller {
+                    neighbours[caller].insert(callee);
+                    neighbours[callee].insert(caller);
+                }
+            }
+        }
+    }
+    neighbours
+}
+
+/// Hops from the nearest of `sources` to every service (breadth-first); `None` when unreachable.
+fn hops_from(graph: &[BTreeSet<usize>], sources: &[usize]) -> Vec<Option<u32>> {
+    let mut hops = vec![None; graph.len()];
+    let mut queue = VecDeque::new();
+    for &source in sources {
+        if hops[source].is_none() {
+            hops[source] = Some(0);
+            queue.push_back(source);
+        }
+    }
+    while let Some(service) = queue.pop_front() {
+        let next = hops[service].map(|h: u32| h + 1);
+        for &neighbour in &graph[service] {
+            if hops[neighbour].is_none() {
+                hops[neighbour] = next;
+                queue.push_back(neighbour);
+            }
+        }
+    }
+    hops
 }

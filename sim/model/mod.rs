@@ -13,7 +13,7 @@ mod resilience;
 mod rollouts;
 mod scaling;
 
-pub use containment::FaultRecord;
+pub use containment::{FaultRecord, FaultSpread};
 pub use observe::{ClusterSummary, PlacementRow};
 pub use rollouts::RolloutResult;
 pub use scaling::{ScaleAction, ScalingRow};
@@ -257,6 +257,8 @@ struct Service {
     /// Its autoscaler, if any, and the metric pipeline feeding it.
     autoscaler: Option<Box<dyn ServiceAutoscaler>>,
     metrics: scaling::MetricPipeline,
+    /// Calls it finished in the current metrics interval, for the time series.
+    served: observe::ServedCalls,
     /// Its versions: 0 as deployed at the start, then one per rollout.
     versions: Vec<VersionSpec>,
     /// The version new tasks get.
@@ -339,6 +341,8 @@ pub struct ReplicationResult {
     pub rollouts: Vec<RolloutResult>,
     /// Injected faults and what they did, for `faults.csv`.
     pub faults: Vec<FaultRecord>,
+    /// How far each fault spread (same order as `faults`), for `faults.csv`.
+    pub fault_spread: Vec<FaultSpread>,
     /// Request accounting over the whole run.
     pub conservation: Conservation,
     /// An order-independent digest of every request's arrival time, class and drawn service demands:
@@ -485,6 +489,7 @@ impl<'s> World<'s> {
                     None => None,
                 },
                 metrics: scaling::MetricPipeline::default(),
+                served: observe::ServedCalls::default(),
                 versions: vec![VersionSpec {
                     image_bytes: spec.image_bytes,
                     slowdown: 1.0,

@@ -40,6 +40,10 @@ pub struct RunSpec {
     pub replications: u32,
     /// Period of the time series.
     pub metrics_interval: SimDuration,
+    /// A service cascaded in a fault when its error share rose by more than this (absolute, 0–1).
+    pub cascade_error_rate: f64,
+    /// A service cascaded in a fault when its mean latency rose above its baseline × this.
+    pub cascade_latency_factor: f64,
 }
 
 /// A validated scenario: nothing in it can be invalid.
