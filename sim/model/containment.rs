@@ -61,6 +61,46 @@ pub struct FaultSpread {
     pub max_retry_amplification: f64,
 }
 
+/// The calls a service finished (answered, successfully or not) in one metrics interval.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct ServedCalls {
+    finished: u64,
+    failed: u64,
+    completed_latency_sum_nanos: u128,
+}
+
+impl ServedCalls {
+    /// Counts a finished call; `latency` (arrival at the service to its answer) counts only for a
+    /// completed one.
+    pub(super) fn record(&mut self, completed: bool, latency: SimDuration) {
+        self.finished += 1;
+        if completed {
+            self.completed_latency_sum_nanos += u128::from(latency.as_nanos());
+        } else {
+            self.failed += 1;
+        }
+    }
+
+    /// Failed / finished calls; NaN when none finished.
+    pub(super) fn error_share(&self) -> f64 {
+        if self.finished == 0 {
+            f64::NAN
+        } else {
+            self.failed as f64 / self.finished as f64
+        }
+    }
+
+    /// Mean latency of the completed calls, in milliseconds; NaN when none completed.
+    pub(super) fn completed_latency_mean_ms(&self) -> f64 {
+        let completed = self.finished - self.failed;
+        if completed == 0 {
+            f64::NAN
+        } else {
+            self.completed_latency_sum_nanos as f64 / completed as f64 / 1e6
+        }
+    }
+}
+
 /// The metrics intervals a fault is measured over: those ending from `start` to `end`.
 #[derive(Debug, Clone, Copy)]
 struct Window {
@@ -363,4 +403,160 @@ fn hops_from(graph: &[BTreeSet<usize>], sources: &[usize]) -> Vec<Option<u32>> {
         }
     }
     hops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The quickstart's shop: browse frontend → catalog; cart frontend → cart → catalog;
+    /// checkout frontend → checkout → { cart ‖ payment }; plus an `audit` component nobody calls.
+    const SHOP: &str = r#"
+[[app.components]]
+name = "frontend"
+service_time = { dist = "constant", value = "1ms" }
+[[app.components]]
+name = "catalog"
+service_time = { dist = "constant", value = "1ms" }
+[[app.components]]
+name = "cart"
+service_time = { dist = "constant", value = "1ms" }
+[[app.components]]
+name = "checkout"
+service_time = { dist = "constant", value = "1ms" }
+[[app.components]]
+name = "payment"
+service_time = { dist = "constant", value = "1ms" }
+[[app.components]]
+name = "audit"
+service_time = { dist = "constant", value = "1ms" }
+
+[[app.classes]]
+name = "browse"
+share = 0.6
+entry = "frontend"
+calls = [{ to = "catalog" }]
+[[app.classes]]
+name = "cart"
+share = 0.2
+entry = "frontend"
+calls = [{ to = "cart", calls = [{ to = "catalog", probability = 0.5 }] }]
+[[app.classes]]
+name = "checkout"
+share = 0.1
+entry = "frontend"
+calls = [{ to = "checkout", calls = [{ parallel = [{ to = "cart" }, { to = "payment" }] }] }]
+[[app.classes]]
+name = "audit"
+share = 0.1
+entry = "audit"
+
+[workload]
+rate = "10/s"
+"#;
+
+    fn shop(overrides: &[&str]) -> AppSpec {
+        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        crate::scenario::parse(Path::new("shop.toml"), SHOP, &overrides)
+            .unwrap()
+            .scenario
+            .app
+    }
+
+    fn service(app: &AppSpec, name: &str) -> usize {
+        app.services.iter().position(|s| s.name == name).unwrap()
+    }
+
+    #[test]
+    fn the_call_graph_links_callers_and_callees_either_way() {
+        let app = shop(&[]);
+        let graph = service_graph(&app);
+        let names = |name: &str| -> Vec<&str> {
+            graph[service(&app, name)]
+                .iter()
+                .map(|&s| app.services[s].name.as_str())
+                .collect()
+        };
+        assert_eq!(names("frontend"), ["catalog", "cart", "checkout"]);
+        assert_eq!(names("cart"), ["frontend", "catalog", "checkout"]);
+        assert_eq!(names("payment"), ["checkout"]);
+        assert!(names("audit").is_empty());
+    }
+
+    #[test]
+    fn hops_count_from_the_nearest_source_and_unreachable_services_have_none() {
+        let app = shop(&[]);
+        let graph = service_graph(&app);
+        let hops = hops_from(&graph, &[service(&app, "payment")]);
+        let at = |name: &str| hops[service(&app, name)];
+        assert_eq!(at("payment"), Some(0));
+        assert_eq!(at("checkout"), Some(1));
+        assert_eq!(at("frontend"), Some(2));
+        assert_eq!(at("cart"), Some(2));
+        assert_eq!(at("catalog"), Some(3));
+        assert_eq!(at("audit"), None);
+        // Two sources: each service counts from the nearer one.
+        let hops = hops_from(
+            &graph,
+            &[service(&app, "payment"), service(&app, "catalog")],
+        );
+        assert_eq!(hops[service(&app, "frontend")], Some(1));
+        assert_eq!(hops[service(&app, "checkout")], Some(1));
+    }
+
+    #[test]
+    fn a_monolith_has_no_edges() {
+        let app = shop(&["app.deployment.mode=\"monolith\""]);
+        assert_eq!(app.services.len(), 1);
+        let graph = service_graph(&app);
+        assert!(graph[0].is_empty());
+        assert_eq!(hops_from(&graph, &[0]), [Some(0)]);
+    }
+
+    #[test]
+    fn retry_amplification_is_attempts_over_first_attempts() {
+        assert_eq!(retry_amplification(100.0, 0.0), Some(1.0));
+        assert_eq!(retry_amplification(100.0, 300.0), Some(4.0));
+        assert_eq!(retry_amplification(640.0, 64.0), Some(1.1));
+        assert_eq!(retry_amplification(0.0, 5.0), None);
+    }
+
+    #[test]
+    fn a_metric_rose_when_its_peak_in_the_window_passes_its_baseline_mean() {
+        let window = Window {
+            start: SimTime::ZERO + SimDuration::from_secs(30),
+            end: SimTime::ZERO + SimDuration::from_secs(50),
+        };
+        let before = |time_s: f64| time_s < 30.0;
+        let doubled = |base: f64, peak: f64| peak > base * 2.0;
+        // Baseline mean 10 (NaN intervals skipped), peak 25 at 40 s.
+        let values = [
+            (10.0, 8.0),
+            (20.0, 12.0),
+            (25.0, f64::NAN),
+            (30.0, 15.0),
+            (40.0, 25.0),
+            (50.0, 11.0),
+            (60.0, 99.0),
+        ];
+        assert!(rose(&values, before, &window, doubled));
+        // The interval after the window does not count.
+        assert!(!rose(&values[..4], before, &window, doubled));
+        // No baseline, no judgement.
+        assert!(!rose(&values[3..], before, &window, |_, _| true));
+    }
+
+    #[test]
+    fn served_calls_share_failures_and_average_completed_latency() {
+        let mut served = ServedCalls::default();
+        assert!(served.error_share().is_nan());
+        assert!(served.completed_latency_mean_ms().is_nan());
+        served.record(true, SimDuration::from_millis(10));
+        served.record(true, SimDuration::from_millis(30));
+        served.record(false, SimDuration::from_secs(100));
+        served.record(false, SimDuration::ZERO);
+        assert_eq!(served.error_share(), 0.5);
+        assert_eq!(served.completed_latency_mean_ms(), 20.0);
+    }
 }

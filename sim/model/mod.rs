@@ -258,7 +258,7 @@ struct Service {
     autoscaler: Option<Box<dyn ServiceAutoscaler>>,
     metrics: scaling::MetricPipeline,
     /// Calls it finished in the current metrics interval, for the time series.
-    served: observe::ServedCalls,
+    served: containment::ServedCalls,
     /// Its versions: 0 as deployed at the start, then one per rollout.
     versions: Vec<VersionSpec>,
     /// The version new tasks get.
@@ -489,7 +489,7 @@ impl<'s> World<'s> {
                     None => None,
                 },
                 metrics: scaling::MetricPipeline::default(),
-                served: observe::ServedCalls::default(),
+                served: containment::ServedCalls::default(),
                 versions: vec![VersionSpec {
                     image_bytes: spec.image_bytes,
                     slowdown: 1.0,

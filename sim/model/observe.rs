@@ -87,46 +87,6 @@ pub struct ClusterSummary {
     pub spike_cost_usd: f64,
 }
 
-/// The calls a service finished (answered, successfully or not) in one metrics interval.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct ServedCalls {
-    finished: u64,
-    failed: u64,
-    completed_latency_sum_nanos: u128,
-}
-
-impl ServedCalls {
-    /// Counts a finished call; `latency` (arrival at the service to its answer) counts only for a
-    /// completed one.
-    pub(super) fn record(&mut self, completed: bool, latency: SimDuration) {
-        self.finished += 1;
-        if completed {
-            self.completed_latency_sum_nanos += u128::from(latency.as_nanos());
-        } else {
-            self.failed += 1;
-        }
-    }
-
-    /// Failed / finished calls; NaN when none finished.
-    fn error_share(&self) -> f64 {
-        if self.finished == 0 {
-            f64::NAN
-        } else {
-            self.failed as f64 / self.finished as f64
-        }
-    }
-
-    /// Mean latency of the completed calls, in milliseconds; NaN when none completed.
-    fn completed_latency_mean_ms(&self) -> f64 {
-        let completed = self.finished - self.failed;
-        if completed == 0 {
-            f64::NAN
-        } else {
-            self.completed_latency_sum_nanos as f64 / completed as f64 / 1e6
-        }
-    }
-}
-
 /// Percentile (0–100) of durations in nanoseconds, in seconds (nearest rank); NaN when empty.
 fn percentile_s(values: &[u64], percentile: f64) -> f64 {
     if values.is_empty() {

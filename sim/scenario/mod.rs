@@ -376,6 +376,8 @@ rate = "10/s"
         assert_eq!(scenario.app.services[0].workers, defaults::WORKERS);
         assert_eq!(scenario.app.classes[0].share, 1.0);
         assert_eq!(scenario.run.seed, defaults::SEED);
+        assert_eq!(scenario.run.cascade_error_rate, 0.05);
+        assert_eq!(scenario.run.cascade_latency_factor, 2.0);
     }
 
     #[test]
