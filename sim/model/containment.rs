@@ -239,20 +239,12 @@ impl World<'_> {
         records
             .iter()
             .zip(windows)
-            .enumerate()
-            .map(|(index, (record, window))| {
+            .map(|(record, window)| {
                 // Baseline: the intervals after the warmup, ending before the start and at most
-                // `BASELINE_SPAN` earlier, outside every other fault's window.
-                let from = (window.start.as_secs_f64() - BASELINE_SPAN.as_secs_f64())
-                    .max(self.warmup_end.as_secs_f64());
-                let in_baseline = |time_s: f64| {
-                    time_s > from
-                        && time_s < window.start.as_secs_f64()
-                        && windows
-                            .iter()
-                            .enumerate()
-                            .all(|(other, w)| other == index || !w.contains(time_s))
-                };
+                // `BASELINE_SPAN` earlier.
+                let until = window.start.as_secs_f64();
+                let from = (until - BASELINE_SPAN.as_secs_f64()).max(self.warmup_end.as_secs_f64());
+                let in_baseline = |time_s: f64| time_s > from && time_s < until;
                 let hops = hops_from(&graph, &record.services);
                 let mut cascaded: Vec<(String, Option<u32>)> = app
                     .services
