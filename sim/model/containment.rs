@@ -113,13 +113,33 @@ impl Window {
     fn contains(&self, time_s: f64) -> bool {
         time_s >= self.start.as_secs_f64() && time_s <= self.end.as_secs_f64() + 1e-9
     }
+
+    /// The sum of the finite values of the intervals in the window.
+    fn sum(&self, values: &[(f64, f64)]) -> f64 {
+        values
+            .iter()
+            .filter(|(time_s, value)| self.contains(*time_s) && value.is_finite())
+            .map(|(_, value)| value)
+            .sum()
+    }
 }
+
+/// Time series rows by (subject, metric): (end of interval in seconds, value), in time order.
+type Series<'a> = BTreeMap<(&'a str, &'static str), Vec<(f64, f64)>>;
 
 impl World<'_> {
     /// Each fault's containment metrics and spread, from the per-interval SLO record and the time
     /// series.
     pub(super) fn fault_results(&self) -> (Vec<FaultRecord>, Vec<FaultSpread>) {
         let app = &self.scenario.app;
+        let series = self.interval_series(&[
+            "throughput_rps",
+            "failed_rps",
+            "served_error_share",
+            "served_latency_mean_ms",
+            "call_attempts",
+            "call_retries",
+        ]);
         let mut records = self.fault_records.clone();
         let mut windows = Vec::with_capacity(records.len());
         for record in &mut records {
@@ -186,17 +206,8 @@ impl World<'_> {
             record.blast_radius =
                 record.broken_classes.len() as f64 / app.classes.len().max(1) as f64;
             let interval = self.scenario.run.metrics_interval.as_secs_f64();
-            let total = |subject: &str, metric: &str| -> f64 {
-                self.timeseries
-                    .iter()
-                    .filter(|row| {
-                        row.subject == subject
-                            && row.metric == metric
-                            && window.contains(row.time_s)
-                            && row.value.is_finite()
-                    })
-                    .map(|row| row.value * interval)
-                    .sum()
+            let total = |subject: &str, metric: &'static str| -> f64 {
+                window.sum(values_of(&series, subject, metric)) * interval
             };
             let touches = |class: &crate::app::ClassSpec| {
                 class.tree.nodes.iter().any(|node| {
@@ -220,21 +231,20 @@ impl World<'_> {
                 f64::NAN
             };
         }
-        let spreads = self.fault_spreads(&records, &windows);
+        let spreads = self.fault_spreads(&records, &windows, &series);
         (records, spreads)
     }
 
     /// How far each fault spread: the services whose error share or latency rose in its window
     /// above their baseline, and the retry amplification on each edge.
-    fn fault_spreads(&self, records: &[FaultRecord], windows: &[Window]) -> Vec<FaultSpread> {
+    fn fault_spreads(
+        &self,
+        records: &[FaultRecord],
+        windows: &[Window],
+        series: &Series,
+    ) -> Vec<FaultSpread> {
         let app = &self.scenario.app;
         let run = &self.scenario.run;
-        let series = self.interval_series(&[
-            "served_error_share",
-            "served_latency_mean_ms",
-            "call_attempts",
-            "call_retries",
-        ]);
         let graph = service_graph(app);
         records
             .iter()
@@ -252,8 +262,8 @@ impl World<'_> {
                     .enumerate()
                     .filter(|(service, _)| !record.services.contains(service))
                     .filter(|(_, spec)| {
-                        let errors = values_of(&series, &spec.name, "served_error_share");
-                        let latency = values_of(&series, &spec.name, "served_latency_mean_ms");
+                        let errors = values_of(series, &spec.name, "served_error_share");
+                        let latency = values_of(series, &spec.name, "served_latency_mean_ms");
                         rose(errors, in_baseline, window, |base, peak| {
                             peak - base > run.cascade_error_rate
                         }) || rose(latency, in_baseline, window, |base, peak| {
@@ -262,15 +272,8 @@ impl World<'_> {
                     })
                     .map(|(service, spec)| (spec.name.clone(), hops[service]))
                     .collect();
-                cascaded
-                    .sort_by(|a, b| (a.1.is_none(), a.1, &a.0).cmp(&(b.1.is_none(), b.1, &b.0)));
-                let window_total = |subject: &str, metric: &'static str| -> f64 {
-                    values_of(&series, subject, metric)
-                        .iter()
-                        .filter(|(time_s, value)| window.contains(*time_s) && value.is_finite())
-                        .map(|(_, value)| value)
-                        .sum()
-                };
+                cascaded.sort_by_key(|(name, hops)| (hops.unwrap_or(u32::MAX), name.clone()));
+                let window_total = |subject, metric| window.sum(values_of(series, subject, metric));
                 let amplification: Vec<(String, f64)> = app
                     .components
                     .iter()
@@ -300,13 +303,9 @@ impl World<'_> {
             .collect()
     }
 
-    /// The rows of `metrics` in the time series, as (end of interval in seconds, value) per
-    /// (subject, metric), in time order.
-    fn interval_series(
-        &self,
-        metrics: &[&'static str],
-    ) -> BTreeMap<(&str, &'static str), Vec<(f64, f64)>> {
-        let mut series: BTreeMap<(&str, &'static str), Vec<(f64, f64)>> = BTreeMap::new();
+    /// The rows of `metrics` in the time series, per (subject, metric), in time order.
+    fn interval_series(&self, metrics: &[&'static str]) -> Series<'_> {
+        let mut series = Series::new();
         for row in &self.timeseries {
             if metrics.contains(&row.metric) {
                 series
@@ -321,7 +320,7 @@ impl World<'_> {
 
 /// The (interval end in seconds, value) rows of one subject's metric; empty when it has none.
 fn values_of<'a>(
-    series: &'a BTreeMap<(&'a str, &'static str), Vec<(f64, f64)>>,
+    series: &'a Series<'a>,
     subject: &'a str,
     metric: &'static str,
 ) -> &'a [(f64, f64)] {
