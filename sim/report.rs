@@ -412,39 +412,31 @@ pub const FAULT_COLUMNS: [&str; 18] = [
 /// `faults.csv`: one row per injected fault with its containment metrics.
 pub fn faults_csv(results: &[ReplicationResult]) -> Vec<u8> {
     let rows = results.iter().flat_map(|result| {
-        result
-            .faults
-            .iter()
-            .zip(&result.fault_spread)
-            .map(move |(fault, spread)| {
-                vec![
-                    result.replication.to_string(),
-                    fault.fault.to_string(),
-                    fault.kind.to_string(),
-                    fault.target.clone(),
-                    format_float(fault.started.as_secs_f64()),
-                    format_float(fault.ended.as_secs_f64()),
-                    fault.tasks_crashed.to_string(),
-                    fault.broken_classes.join(";"),
-                    format_float(fault.blast_radius),
-                    format_float(fault.collateral_failures),
-                    fault.detected.map_or(String::new(), |at| {
-                        format_float((at - fault.started).as_secs_f64())
-                    }),
-                    format_float(fault.time_to_recover_s),
-                    format_float(fault.availability_during),
-                    fault.services.len().to_string(),
-                    cascaded_services(spread, ";"),
-                    spread.cascade_depth.to_string(),
-                    spread
-                        .retry_amplification
-                        .iter()
-                        .map(|(component, value)| format!("{component}:{value:.2}"))
-                        .collect::<Vec<_>>()
-                        .join(";"),
-                    format_float(spread.max_retry_amplification),
-                ]
-            })
+        let faults = result.faults.iter().zip(&result.fault_spread);
+        faults.map(move |(fault, spread)| {
+            vec![
+                result.replication.to_string(),
+                fault.fault.to_string(),
+                fault.kind.to_string(),
+                fault.target.clone(),
+                format_float(fault.started.as_secs_f64()),
+                format_float(fault.ended.as_secs_f64()),
+                fault.tasks_crashed.to_string(),
+                fault.broken_classes.join(";"),
+                format_float(fault.blast_radius),
+                format_float(fault.collateral_failures),
+                fault.detected.map_or(String::new(), |at| {
+                    format_float((at - fault.started).as_secs_f64())
+                }),
+                format_float(fault.time_to_recover_s),
+                format_float(fault.availability_during),
+                fault.services.len().to_string(),
+                cascaded_services(spread, ";"),
+                spread.cascade_depth.to_string(),
+                retry_amplification(spread),
+                format_float(spread.max_retry_amplification),
+            ]
+        })
     });
     csv_bytes(&FAULT_COLUMNS, rows)
 }
@@ -460,6 +452,16 @@ fn cascaded_services(spread: &FaultSpread, separator: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(separator)
+}
+
+/// The retry amplification per component as `name:value` (two decimals), joined by `;`.
+fn retry_amplification(spread: &FaultSpread) -> String {
+    spread
+        .retry_amplification
+        .iter()
+        .map(|(component, value)| format!("{component}:{value:.2}"))
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// `events.csv`: the event log.
@@ -695,6 +697,25 @@ mod tests {
         assert_eq!(format_float(1.0 / 3.0), "0.333333");
         assert_eq!(format_float(f64::NAN), "");
         assert_eq!(format_float(-0.0000001), "0");
+    }
+
+    #[test]
+    fn spread_columns_name_services_with_hops_and_components_with_amplification() {
+        let spread = FaultSpread {
+            cascaded_services: vec![
+                ("checkout".into(), Some(1)),
+                ("frontend".into(), Some(2)),
+                ("audit".into(), None),
+            ],
+            cascade_depth: 2,
+            retry_amplification: vec![("api".into(), 3.117), ("db".into(), 1.0)],
+            max_retry_amplification: 3.117,
+        };
+        assert_eq!(
+            cascaded_services(&spread, ";"),
+            "checkout:1;frontend:2;audit"
+        );
+        assert_eq!(retry_amplification(&spread), "api:3.12;db:1.00");
     }
 
     #[test]
