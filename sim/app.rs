@@ -6,7 +6,7 @@ use crate::dist::Distribution;
 use crate::policy::autoscale::AutoscalerSpec;
 use crate::policy::balancer::BalancerKind;
 use crate::policy::placement::PlacementSpec;
-use crate::policy::resilience::ResilienceSpec;
+use crate::policy::resilience::{OutlierSpec, ResilienceSpec};
 use crate::time::SimDuration;
 use serde::Serialize;
 
@@ -25,6 +25,9 @@ pub struct ComponentSpec {
     pub workers: u32,
     /// Requests that may wait for a worker; one more is rejected.
     pub queue_limit: u32,
+    /// Load shedding: a call that waited longer than this for a worker is dropped (fails with
+    /// `shed`) instead of served; `None` serves every call however long it waited.
+    pub max_queue_time: Option<SimDuration>,
     /// The time one call spends on a worker of this component (its own work, calls excluded).
     pub service_time: Distribution,
     /// True when the component releases its worker while it waits for downstream calls.
@@ -137,6 +140,10 @@ pub struct ServiceSpec {
     pub workers: u32,
     /// Queue limit per replica.
     pub queue_limit: u32,
+    /// Load shedding per replica: the longest a call may wait for a worker.
+    pub max_queue_time: Option<SimDuration>,
+    /// Outlier ejection by its load balancer, if any.
+    pub outlier_detection: Option<OutlierSpec>,
     /// Cpu per replica, in millicores.
     pub cpu_millis: u64,
     /// Memory per replica, in bytes.

@@ -43,6 +43,7 @@ pub struct EventQueue<E> {
     now: SimTime,
     cancelled: HashSet<u64>,
     processed: u64,
+    peak_len: usize,
 }
 
 /// Reacts to events popped from an [`EventQueue`]; may schedule more.
@@ -76,6 +77,7 @@ impl<E> EventQueue<E> {
             now: SimTime::ZERO,
             cancelled: HashSet::new(),
             processed: 0,
+            peak_len: 0,
         }
     }
 
@@ -93,6 +95,11 @@ impl<E> EventQueue<E> {
     /// True when nothing is scheduled.
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()
+    }
+
+    /// The most events ever scheduled at once (cancelled ones not yet discarded included).
+    pub fn peak_len(&self) -> usize {
+        self.peak_len
     }
 
     /// Events handed to a handler so far (cancelled ones excluded).
@@ -115,6 +122,7 @@ impl<E> EventQueue<E> {
             sequence,
             event,
         });
+        self.peak_len = self.peak_len.max(self.heap.len());
         EventId(sequence)
     }
 
@@ -229,6 +237,7 @@ mod tests {
         let order: Vec<u32> = std::iter::from_fn(|| queue.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, vec![1, 3]);
         assert_eq!(queue.processed(), 2);
+        assert_eq!(queue.peak_len(), 3);
     }
 
     #[test]

@@ -25,17 +25,23 @@ pub enum FailReason {
     Timeout,
     /// A circuit breaker refused the call.
     CircuitOpen,
+    /// The caller's bulkhead for the callee was full.
+    BulkheadFull,
+    /// The call waited in a queue longer than its service's `max_queue_time` and was dropped.
+    Shed,
 }
 
 impl FailReason {
     /// Every reason, in column order.
-    pub const ALL: [FailReason; 6] = [
+    pub const ALL: [FailReason; 8] = [
         FailReason::Rejected,
         FailReason::NoReplica,
         FailReason::Error,
         FailReason::Crashed,
         FailReason::Timeout,
         FailReason::CircuitOpen,
+        FailReason::BulkheadFull,
+        FailReason::Shed,
     ];
 
     /// The name used in columns and events.
@@ -47,6 +53,8 @@ impl FailReason {
             FailReason::Crashed => "crashed",
             FailReason::Timeout => "timeout",
             FailReason::CircuitOpen => "circuit_open",
+            FailReason::BulkheadFull => "bulkhead_full",
+            FailReason::Shed => "shed",
         }
     }
 }
@@ -229,6 +237,10 @@ pub struct ClassSummary {
     pub failed_timeout: u64,
     /// Of those, failed because a circuit breaker refused a call.
     pub failed_circuit_open: u64,
+    /// Of those, failed because a caller's bulkhead for a called component was full.
+    pub failed_bulkhead_full: u64,
+    /// Of those, failed because a call waited longer than its service's `max_queue_time`.
+    pub failed_shed: u64,
     /// Of those, still in flight when the run ended.
     pub in_flight: u64,
     /// Completions per second of measured time.
@@ -291,6 +303,8 @@ impl ClassSummary {
             failed_crashed: stats.failed_for(FailReason::Crashed),
             failed_timeout: stats.failed_for(FailReason::Timeout),
             failed_circuit_open: stats.failed_for(FailReason::CircuitOpen),
+            failed_bulkhead_full: stats.failed_for(FailReason::BulkheadFull),
+            failed_shed: stats.failed_for(FailReason::Shed),
             in_flight: offered - stats.completed() - failed,
             throughput_rps: stats.completed() as f64 / measured.as_secs_f64(),
             latency_mean_ms: stats.mean_ms(),

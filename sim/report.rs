@@ -8,7 +8,7 @@ use std::io;
 use std::path::Path;
 
 /// The `summary.csv` columns, in order (part of the public contract).
-pub const SUMMARY_COLUMNS: [&str; 49] = [
+pub const SUMMARY_COLUMNS: [&str; 51] = [
     "replication",
     "class",
     "offered",
@@ -20,6 +20,8 @@ pub const SUMMARY_COLUMNS: [&str; 49] = [
     "failed_crashed",
     "failed_timeout",
     "failed_circuit_open",
+    "failed_bulkhead_full",
+    "failed_shed",
     "in_flight",
     "throughput_rps",
     "latency_mean_ms",
@@ -107,6 +109,8 @@ pub fn summary_csv(results: &[ReplicationResult]) -> Vec<u8> {
                 row.failed_crashed.to_string(),
                 row.failed_timeout.to_string(),
                 row.failed_circuit_open.to_string(),
+                row.failed_bulkhead_full.to_string(),
+                row.failed_shed.to_string(),
                 row.in_flight.to_string(),
                 format_float(row.throughput_rps),
                 format_float(row.latency_mean_ms),

@@ -103,22 +103,42 @@ fn run_zone(overrides: &[&str]) -> ReplicationResult {
 
 #[test]
 fn spread_across_zones_survives_a_zone_outage_and_binpack_does_not() {
+    let loaded = scenario::load(Path::new(ZONE_OUTAGE), &[]).unwrap();
+    let (run, tasks) = (&loaded.scenario.run, &loaded.scenario.cluster.tasks);
+    // The balancer finds a lost task dead within unhealthy_threshold health-check intervals.
+    let detection_s =
+        tasks.health_check_interval.as_secs_f64() * f64::from(tasks.unhealthy_threshold);
     let spread = run_zone(&[]);
     let binpack = run_zone(&["cluster.placement.strategy=[\"binpack(memory)\"]"]);
     let (s, b) = (&spread.faults[0], &binpack.faults[0]);
-    // Spread: a third of the tasks die, the rest carry the load; only in-flight calls fail.
+    // Spread: a third of the tasks die, the rest carry the load. Calls the balancer still sends
+    // to the dead tasks are refused until its health checks find them: a bounded error burst.
     assert_eq!(s.tasks_crashed, 2);
-    assert!(s.availability_during > 0.999, "{s:?}");
-    assert!(s.broken_classes.is_empty(), "{s:?}");
+    assert!(
+        s.time_to_recover_s <= detection_s + run.metrics_interval.as_secs_f64(),
+        "{s:?}"
+    );
+    let only_refusals = &spread.classes[0];
+    assert_eq!(only_refusals.failed, only_refusals.failed_crashed);
+    // Outlier detection ejects each dead task after a few refused calls: no SLO breaks.
+    let ejecting = run_zone(&["app.deployment.outlier_detection={ max_ejection_percent = 50 }"]);
+    let e = &ejecting.faults[0];
+    assert!(e.broken_classes.is_empty(), "{e:?}");
+    assert!(e.availability_during > 0.999, "{e:?}");
+    assert!(ejecting.classes[0].failed * 100 < spread.classes[0].failed);
     // Binpack: every task was on one node of the zone; the service is down until replacements
     // are placed elsewhere and have pulled the 1 GB image.
     assert_eq!(b.tasks_crashed, 6);
     assert_eq!(b.blast_radius, 1.0);
     assert!(b.time_to_recover_s > s.time_to_recover_s, "{b:?}");
+    // Every call fails while the service is down, against a third of the calls (refused by the
+    // dead tasks) until detection with spread, and nearly none with outlier ejection.
+    let failed = |result: &ReplicationResult| result.classes[0].failed;
     assert!(
-        binpack.classes[0].failed > 100 * spread.classes[0].failed.max(1),
+        failed(&binpack) > 2 * failed(&spread),
         "{} vs {}",
-        binpack.classes[0].failed,
-        spread.classes[0].failed
+        failed(&binpack),
+        failed(&spread)
     );
+    assert!(failed(&binpack) > 100 * failed(&ejecting).max(1));
 }

@@ -87,12 +87,47 @@ fn a_slow_dependency_exhausts_blocking_callers_but_not_non_blocking_ones() {
 }
 
 #[test]
+fn a_bulkhead_keeps_a_slow_dependency_from_taking_every_worker() {
+    // Each frontend task may have 8 of its 32 workers waiting on checkout (which waits on the
+    // slow payment): browse and cart keep the other 24 and never fail.
+    let bulkhead = run(&[
+        FAULTS[3],
+        "app.components.checkout.resilience={ max_concurrent_calls = 8 }",
+    ]);
+    for result in &bulkhead {
+        assert_eq!(result.faults[0].collateral_failures, 0.0);
+        let classes = &result.classes;
+        assert_eq!(classes[0].failed + classes[1].failed, 0, "browse and cart");
+        assert_eq!(classes[2].failed, classes[2].failed_bulkhead_full);
+        assert!(classes[2].failed_bulkhead_full > 0);
+    }
+}
+
+#[test]
 fn a_zone_outage_is_survived_by_tasks_spread_over_zones() {
+    let quickstart = scenario::load(Path::new(QUICKSTART), &[]).unwrap().scenario;
+    let tasks = &quickstart.cluster.tasks;
+    let detection_s =
+        tasks.health_check_interval.as_secs_f64() * f64::from(tasks.unhealthy_threshold);
     let results = run(&[FAULTS[2]]);
     let fault = &results[0].faults[0];
     assert!(fault.tasks_crashed > 0);
-    assert!(fault.availability_during > 0.9, "{fault:?}");
-    assert!(fault.time_to_recover_s.is_finite(), "{fault:?}");
+    // The lost tasks refuse calls until health checks find them; then the other zone serves.
+    assert!(
+        fault.time_to_recover_s <= detection_s + quickstart.run.metrics_interval.as_secs_f64(),
+        "{fault:?}"
+    );
+    // Outlier ejection takes them out of rotation after a few refused calls instead.
+    let ejecting = run(&[
+        FAULTS[2],
+        "app.deployment.outlier_detection={ max_ejection_percent = 50 }",
+    ]);
+    let ejected = &ejecting[0].faults[0];
+    assert!(ejected.availability_during > 0.9, "{ejected:?}");
+    assert!(
+        ejected.time_to_recover_s < fault.time_to_recover_s,
+        "{ejected:?}"
+    );
     // The zone's nodes are replaced when it comes back.
     let replaced = results[0]
         .events

@@ -218,8 +218,9 @@ fn random_scenario(
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
-    /// Every request ends exactly once (the model asserts no double ending), and
-    /// offered = completed + failed + in flight, overall and per class, whatever the configuration.
+    /// Every request ends exactly once (the model asserts no double ending), a dead task never
+    /// serves (asserted where work starts), and offered = completed + failed + in flight, overall
+    /// and per class, whatever the configuration.
     #[test]
     fn every_request_is_accounted_for(
         mode in prop::sample::select(vec!["monolith", "microservices"]),
@@ -233,15 +234,33 @@ proptest! {
         max_attempts in 1u32..4,
         breaker in any::<bool>(),
         crash_at_s in prop::option::of(3u32..18),
+        (bulkhead, shed_ms, outlier, node_crash) in (
+            prop::option::of(1u32..5),
+            prop::option::of(1u32..100),
+            any::<bool>(),
+            any::<bool>(),
+        ),
     ) {
         let mut overrides = random_scenario(mode, workers, queue_limit, replicas, rate, balancer, non_blocking);
         // Timeouts, retries and a breaker on calls to payment; a crash of a payment task.
         let timeout = timeout_ms.map_or(String::new(), |ms| format!("timeout = \"{ms}ms\", "));
         let breaker = if breaker { ", circuit_breaker = { failure_rate = 0.5, window = 10 }" } else { "" };
-        overrides.push(format!("app.components.payment.resilience={{ {timeout}max_attempts = {max_attempts}{breaker} }}"));
-        if let (Some(at), "microservices") = (crash_at_s, mode) {
-            overrides.push(format!("faults=[{{ kind = \"container_crash\", service = \"payment\", at = \"{at}s\" }}]"));
+        let bulkhead = bulkhead.map_or(String::new(), |limit| format!(", max_concurrent_calls = {limit}"));
+        overrides.push(format!("app.components.payment.resilience={{ {timeout}max_attempts = {max_attempts}{breaker}{bulkhead} }}"));
+        // Load shedding on the catalog, outlier ejection everywhere.
+        if let Some(ms) = shed_ms {
+            overrides.push(format!("app.components.catalog.max_queue_time=\"{ms}ms\""));
         }
+        if outlier {
+            overrides.push("app.deployment.outlier_detection={ consecutive_errors = 2, base_ejection_time = \"1s\", max_ejection_percent = 50 }".into());
+        }
+        // A crashed payment task, or a lost node (its tasks stay in rotation until found).
+        match (crash_at_s, mode, node_crash) {
+            (Some(at), _, true) => overrides.push(format!("faults=[{{ kind = \"node_crash\", node = 0, at = \"{at}s\" }}]")),
+            (Some(at), "microservices", false) => overrides.push(format!("faults=[{{ kind = \"container_crash\", service = \"payment\", at = \"{at}s\" }}]")),
+            _ => {}
+        }
+        overrides.push("cluster.tasks.health_check_interval=\"2s\"".into());
         // Drop the per-component replicas so the deployment default applies to every service.
         for component in ["frontend", "catalog", "cart", "checkout", "payment"] {
             overrides.push(format!("app.deployment.services.{}.replicas={replicas}", if mode == "monolith" { "monolith" } else { component }));

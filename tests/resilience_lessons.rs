@@ -105,15 +105,42 @@ fn retries_without_a_budget_keep_failing_after_the_trigger_is_gone() {
     );
 }
 
+#[test]
+fn timeouts_and_retries_do_not_make_the_event_queue_grow_with_the_run() {
+    // In the storm every call has a timer and most are retried; cancelled timers leave the queue
+    // by their due time, so twice the run does not need a larger queue.
+    let short = run(&[]);
+    let long = run(&["run.duration=16m"]);
+    assert!(long.events_processed > 2 * short.events_processed * 9 / 10);
+    assert!(
+        (long.peak_pending_events as f64) < 1.25 * short.peak_pending_events as f64,
+        "{} vs {}",
+        long.peak_pending_events,
+        short.peak_pending_events
+    );
+}
+
 /// Length of the windows a retry budget counts over (`sim/policy/resilience/retry.rs`).
 const BUDGET_WINDOW_S: f64 = 10.0;
 
 #[test]
-fn a_retry_budget_or_a_circuit_breaker_recovers() {
+fn a_retry_budget_a_circuit_breaker_or_load_shedding_recovers() {
     const BUDGET: &str = "app.components.api.resilience.retry_budget=0.1";
+    let storm = scenario::load(Path::new(RETRY_STORM), &[])
+        .unwrap()
+        .scenario;
+    let api = &storm.app.components[1];
+    let timeout = api.resilience.as_ref().and_then(|r| r.timeout).unwrap();
+    // Shedding calls that waited half the callers' timeout leaves the other half for the work:
+    // the api serves only calls whose caller still waits for the answer.
+    let shedding = format!(
+        "app.components.api.max_queue_time={}ms",
+        timeout.as_millis_f64() / 2.0
+    );
     for fix in [
         BUDGET,
         "app.components.api.resilience.circuit_breaker={ failure_rate = 0.5 }",
+        &shedding,
     ] {
         let result = run(&[fix]);
         if fix == BUDGET {
@@ -147,4 +174,5 @@ fn a_retry_budget_or_a_circuit_breaker_recovers() {
         breaker.classes[0].failed_circuit_open > 0,
         "the breaker refused calls while open"
     );
+    assert!(run(&[&shedding]).classes[0].failed_shed > 0);
 }

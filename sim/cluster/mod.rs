@@ -75,13 +75,17 @@ pub struct FargateSpec {
     pub arch: Arch,
 }
 
-/// How long tasks take to start.
+/// How long tasks take to start, and how long a lost one keeps its load balancer's traffic.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskTimings {
     /// Container start, from image ready to running (image pull excluded).
     pub start_time: Distribution,
     /// Time from running until the task counts as healthy and receives traffic.
     pub health_check_grace: SimDuration,
+    /// Load balancer health checks: the time between two checks of a task.
+    pub health_check_interval: SimDuration,
+    /// Failed checks in a row after which the load balancer stops sending a task calls.
+    pub unhealthy_threshold: u32,
     /// Image pull bandwidth of one node, bytes per second, shared by its concurrent pulls.
     pub node_pull_bandwidth_bytes_per_sec: f64,
 }

@@ -73,6 +73,11 @@ impl World<'_> {
             availability_during: f64::NAN,
         };
         let mut victims: Vec<u32> = Vec::new();
+        // A node or zone going down takes its tasks' agents with it: no one deregisters them.
+        let lost = matches!(
+            kind,
+            FaultKind::NodeCrash { .. } | FaultKind::ZoneOutage { .. }
+        );
         match kind {
             FaultKind::ContainerCrash { service, count } => {
                 record.target = self.scenario.app.services[service].name.clone();
@@ -231,7 +236,7 @@ impl World<'_> {
             .map(|&t| self.tasks[t as usize].service as usize)
             .collect();
         for task in victims {
-            self.crash_task(task, queue);
+            self.crash_task(task, lost, queue);
         }
         self.restore_desired(services, queue);
     }
@@ -298,7 +303,7 @@ impl World<'_> {
                         .map(|&t| self.tasks[t as usize].service as usize)
                         .collect();
                     for task in remaining {
-                        self.crash_task(task, queue);
+                        self.crash_task(task, true, queue);
                     }
                     self.restore_desired(services, queue);
                     self.launch_replacement(node, None, queue);
@@ -340,7 +345,7 @@ impl World<'_> {
         {
             record.tasks_crashed += 1;
         }
-        self.crash_task(task, queue);
+        self.crash_task(task, false, queue);
         let desired = self.services[service].desired;
         self.set_desired(service, desired, queue);
     }
@@ -449,8 +454,10 @@ impl World<'_> {
     }
 
     /// A task dies at once: calls queued on it fail, calls in service fail (their frames become
-    /// zombies whose pending events are ignored), its node capacity is released.
-    pub(super) fn crash_task(&mut self, task: u32, queue: &mut EventQueue<Event>) {
+    /// zombies whose pending events are ignored), its node capacity is released. Its container's
+    /// exit is seen at once and it leaves its load balancer; a `lost` task (its node went down)
+    /// stays in rotation, refusing calls, until health checks find it.
+    pub(super) fn crash_task(&mut self, task: u32, lost: bool, queue: &mut EventQueue<Event>) {
         let now = queue.now();
         let phase = self.tasks[task as usize].phase;
         if !phase.is_live() && phase != TaskPhase::Stopping {
@@ -460,8 +467,11 @@ impl World<'_> {
         if phase.is_live() {
             self.services[service].live -= 1;
         }
-        if self.replicas[task as usize].slot != NONE {
+        if phase == TaskPhase::Healthy {
             self.deactivate(task, now);
+        }
+        if !lost {
+            self.leave_rotation(task);
         }
         // Calls waiting in its queue.
         while let Some(frame) = self.replicas[task as usize].queue.pop_front() {
@@ -494,7 +504,10 @@ impl World<'_> {
                 stand_in.responded = true;
                 stand_in.attempt = frame.attempt;
                 stand_in.abandoned = frame.abandoned;
-                // Its timer (on the zombie) is ignored; the stand-in's answer settles the attempt.
+                // Its timer (on the zombie) is ignored; the stand-in's answer settles the attempt,
+                // and takes over its bulkhead permit.
+                stand_in.bulkhead_permit = frame.bulkhead_permit;
+                self.frames[frame_index as usize].bulkhead_permit = false;
                 if let Some(timer) = frame.timer {
                     queue.cancel(timer);
                 }
@@ -503,6 +516,9 @@ impl World<'_> {
                     Event::ResponseArrives { frame: proxy },
                 );
             }
+        }
+        if lost {
+            self.lose_task(task, queue);
         }
         let busy = self.replicas[task as usize].busy.value() as i64;
         self.replicas[task as usize].busy.change(now, -busy);

@@ -176,7 +176,12 @@ impl World<'_> {
             busy_sampled: Mark::default(),
             workers: spec.workers,
             queue_limit: spec.queue_limit,
+            max_queue_time: spec.max_queue_time,
             queue: VecDeque::new(),
+            outstanding: 0,
+            consecutive_errors: 0,
+            ejections: 0,
+            ejected: false,
         });
         self.pending_tasks.push_back(index);
         self.services[service].live += 1;
@@ -292,6 +297,7 @@ impl World<'_> {
             }
             TaskPhase::Healthy => {
                 self.deactivate(task, now);
+                self.leave_rotation(task);
                 self.tasks[task as usize].phase = TaskPhase::Stopping;
                 let replica = &self.replicas[task as usize];
                 if replica.busy.value() == 0 && replica.queue.is_empty() {
@@ -306,17 +312,10 @@ impl World<'_> {
         }
     }
 
-    /// Takes a healthy task out of its service's balancer.
+    /// A healthy task stops counting as healthy (it stops or dies).
     pub(super) fn deactivate(&mut self, task: u32, now: SimTime) {
-        let slot = self.replicas[task as usize].slot as usize;
         let service = &mut self.services[self.tasks[task as usize].service as usize];
-        service.active.swap_remove(slot);
-        service.outstanding.swap_remove(slot);
-        if let Some(&moved) = service.active.get(slot) {
-            self.replicas[moved as usize].slot = slot as u32;
-        }
         service.healthy.change(now, -1);
-        self.replicas[task as usize].slot = NONE;
     }
 
     /// Called when a replica's last worker frees up: a stopping task is now idle and stops.
@@ -648,11 +647,8 @@ impl World<'_> {
         let subject = state.name.clone();
         let service_index = state.service as usize;
         self.log(now, "task_healthy", &subject, String::new());
-        let service = &mut self.services[service_index];
-        self.replicas[task as usize].slot = service.active.len() as u32;
-        service.active.push(task);
-        service.outstanding.push(0);
-        service.healthy.change(now, 1);
+        self.services[service_index].healthy.change(now, 1);
+        self.join_rotation(task);
     }
 
     pub(super) fn on_node_booting(&mut self, node: usize, queue: &mut EventQueue<Event>) {

@@ -11,6 +11,7 @@ mod observe;
 mod requests;
 mod resilience;
 mod rollouts;
+mod rotation;
 mod scaling;
 
 pub use containment::{FaultRecord, FaultSpread};
@@ -29,11 +30,11 @@ use crate::policy::cluster_autoscale::ClusterAutoscaler;
 use crate::policy::placement::{PlacementPolicy, Registry};
 use crate::rng;
 use crate::scenario::Scenario;
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 use crate::workload::{ArrivalProcess, ClassMix};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 const NONE: u32 = u32::MAX;
 
@@ -84,6 +85,10 @@ enum Event {
     RetrySend { frame: u32 },
     /// A leaking task's memory is full.
     OutOfMemory { task: u32 },
+    /// The load balancer's health checks found a lost task dead: it leaves the rotation.
+    LostTaskFound { task: u32 },
+    /// A replica's outlier ejection ends.
+    EjectionEnds { task: u32 },
     /// A metrics interval ends.
     Sample,
     /// The warmup ends: summaries start counting.
@@ -122,7 +127,7 @@ struct Frame {
     /// Index of the replica the frame runs on (in-process frames share their caller's); `NONE`
     /// until a replica is chosen.
     replica: u32,
-    /// When the call reached its service (remote frames).
+    /// When the call reached its service (remote frames) or its replica's queue.
     arrived: SimTime,
     /// In use (not on the free list).
     alive: bool,
@@ -137,6 +142,8 @@ struct Frame {
     timer: Option<EventId>,
     /// Its answer is on its way to the caller (the frame waits only for that event).
     responded: bool,
+    /// The attempt holds a permit of its caller's bulkhead for the callee.
+    bulkhead_permit: bool,
 }
 
 /// The request-serving side of a task: a FCFS queue in front of `workers` servers.
@@ -151,7 +158,17 @@ struct Replica {
     busy_sampled: Mark,
     workers: u32,
     queue_limit: u32,
+    /// Calls that waited longer than this for a worker are shed.
+    max_queue_time: Option<SimDuration>,
     queue: VecDeque<u32>,
+    /// Calls it accepted from the network and has not answered yet (the balancer's view).
+    outstanding: u32,
+    /// Failed answers in a row, for outlier detection.
+    consecutive_errors: u32,
+    /// Times outlier detection ejected it.
+    ejections: u32,
+    /// Out of rotation until its ejection ends.
+    ejected: bool,
 }
 
 /// Where a task is in its life.
@@ -268,6 +285,8 @@ struct Service {
     /// Re-entrancy guard of the rollout reconciler, and whether it must run again.
     reconciling: bool,
     reconcile_again: bool,
+    /// Replicas currently ejected by outlier detection.
+    ejected: u32,
     /// Tasks the service scheduler keeps running.
     desired: u32,
     /// Live tasks (not stopping or stopped).
@@ -350,6 +369,9 @@ pub struct ReplicationResult {
     pub request_digest: u64,
     /// Events the engine handled.
     pub events_processed: u64,
+    /// The most events ever pending at once: bounded whatever the run's length (timeouts are
+    /// cancelled when their answer comes).
+    pub peak_pending_events: u64,
 }
 
 struct World<'s> {
@@ -380,7 +402,9 @@ struct World<'s> {
     /// Per component: callers' view of calls to it (breaker, budget, counters).
     edges: Vec<resilience::Edge>,
     /// The sampler's last view of each edge's counters.
-    edge_sampled: Vec<[u64; 4]>,
+    edge_sampled: Vec<[u64; resilience::COUNTERS]>,
+    /// Attempts in flight per (calling replica, callee component) with a bulkhead.
+    bulkheads: HashMap<(u32, u32), u32>,
     lifecycle_key: u64,
     next_request_id: u64,
     requests: Vec<Request>,
@@ -427,6 +451,8 @@ impl Handler<Event> for World<'_> {
             Event::CallTimeout { frame } => self.on_call_timeout(frame, queue),
             Event::RetrySend { frame } => self.send_call(frame, queue),
             Event::OutOfMemory { task } => self.on_out_of_memory(task, queue),
+            Event::LostTaskFound { task } => self.on_lost_task_found(task, queue.now()),
+            Event::EjectionEnds { task } => self.on_ejection_ends(task, queue.now()),
             Event::NodeBooting { node } => self.on_node_booting(node as usize, queue),
             Event::NodeReady { node } => self.on_node_ready(node as usize, queue),
             Event::NodePullProgress { node } => self.on_pull_progress(node as usize, queue),
@@ -500,6 +526,7 @@ impl<'s> World<'s> {
                 rollout: None,
                 reconciling: false,
                 reconcile_again: false,
+                ejected: 0,
                 desired: match spec.scaling.as_ref().and_then(|s| s.autoscaler.bounds()) {
                     Some((min, max)) => spec.replicas.clamp(min, max),
                     None => spec.replicas,
@@ -534,7 +561,8 @@ impl<'s> World<'s> {
             stalled_pulls: Vec::new(),
             retry_key: rng::stream_key(seed, replication, "retry"),
             edges: app.components.iter().map(resilience::Edge::new).collect(),
-            edge_sampled: vec![[0; 4]; app.components.len()],
+            edge_sampled: vec![[0; resilience::COUNTERS]; app.components.len()],
+            bulkheads: HashMap::new(),
             lifecycle_key: rng::stream_key(seed, replication, "lifecycle"),
             next_request_id: 0,
             requests: Vec::new(),
@@ -656,6 +684,7 @@ pub fn simulate_with(
         queue.run_until(&mut world, until);
         progress(chunk as f64 / CHUNKS as f64);
     }
-    let processed = queue.processed();
-    Ok(world.finish(processed, replication))
+    let mut result = world.finish(queue.processed(), replication);
+    result.peak_pending_events = queue.peak_len() as u64;
+    Ok(result)
 }

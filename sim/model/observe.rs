@@ -650,6 +650,7 @@ impl World<'_> {
             conservation: self.conservation,
             request_digest: self.digest,
             events_processed,
+            peak_pending_events: 0,
         }
     }
 }

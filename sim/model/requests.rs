@@ -1,6 +1,6 @@
 //! Request flow: arrivals, call trees, replicas as FCFS queues with workers, responses and failures.
 
-use super::{Event, Frame, NONE, Request, World};
+use super::{Event, Frame, NONE, Request, TaskPhase, World};
 use crate::app::CallNode;
 use crate::engine::EventQueue;
 use crate::metrics::{FailReason, LatencyStats};
@@ -77,6 +77,7 @@ impl<'s> World<'s> {
             abandoned: false,
             timer: None,
             responded: false,
+            bulkhead_permit: false,
         };
         self.requests[request as usize].frames += 1;
         match self.free_frames.pop() {
@@ -129,6 +130,12 @@ impl<'s> World<'s> {
             .balancer
             .pick(&service.outstanding, &mut service.balancer_rng);
         let replica_index = service.active[local];
+        if self.tasks[replica_index as usize].phase == TaskPhase::Stopped {
+            // A lost task its balancer has not found dead yet: the connection is refused.
+            self.replica_answered(replica_index, true, queue);
+            self.fail_frame(frame_index, FailReason::Crashed, queue);
+            return;
+        }
         let version = &service.versions[self.tasks[replica_index as usize].version as usize];
         if version.error_rate > 0.0 {
             let request = self.requests[frame.request as usize].id;
@@ -138,13 +145,16 @@ impl<'s> World<'s> {
             ))
             .uniform();
             if coin < version.error_rate {
+                self.replica_answered(replica_index, true, queue);
                 self.fail_frame(frame_index, FailReason::Error, queue);
                 return;
             }
         }
         if self.take_worker_or_queue(frame_index, replica_index, queue) {
             self.services[service_index].outstanding[local] += 1;
+            self.replicas[replica_index as usize].outstanding += 1;
         } else {
+            self.replica_answered(replica_index, true, queue);
             self.fail_frame(frame_index, FailReason::Rejected, queue);
         }
     }
@@ -170,7 +180,9 @@ impl<'s> World<'s> {
         } else if (replica.queue.len() as u32) < replica.queue_limit {
             replica.queue.push_back(frame_index);
             service.queued.change(now, 1);
-            self.frames[frame_index as usize].replica = replica_index;
+            let frame = &mut self.frames[frame_index as usize];
+            frame.replica = replica_index;
+            frame.arrived = now;
             true
         } else {
             false
@@ -193,6 +205,11 @@ impl<'s> World<'s> {
         ));
         // The serving task's version may be slower; the drawn demand (the workload) is unchanged.
         let task = &self.tasks[frame.replica as usize];
+        assert!(
+            task.phase != TaskPhase::Stopped,
+            "{} serves after it died",
+            task.name
+        );
         let slowdown =
             self.services[task.service as usize].versions[task.version as usize].slowdown;
         let demand = if slowdown == 1.0 {
@@ -337,14 +354,22 @@ impl<'s> World<'s> {
             self.release_worker(frame_index, queue);
         }
         if frame.remote && frame.replica != NONE {
-            let replica = &self.replicas[frame.replica as usize];
+            let replica = &mut self.replicas[frame.replica as usize];
             let service = &mut self.services[replica.service as usize];
+            replica.outstanding -= 1;
             if replica.slot != NONE {
                 service.outstanding[replica.slot as usize] -= 1;
             }
             service
                 .metrics
                 .record_completion((queue.now() - frame.arrived).as_nanos());
+            // Outlier detection judges the replica by its own answers: a success, or a call it
+            // shed; a failure passed up from its own callees says nothing about it.
+            match frame.failure {
+                None => self.replica_answered(frame.replica, false, queue),
+                Some(FailReason::Shed) => self.replica_answered(frame.replica, true, queue),
+                Some(_) => {}
+            }
         }
         if frame.remote {
             let service = self.scenario.app.service_of_component[self.call_node(&frame).component];
@@ -387,27 +412,35 @@ impl<'s> World<'s> {
         }
     }
 
-    /// Frees the frame's worker; the next queued call (if any) takes it.
+    /// Frees the frame's worker; the next queued call (if any) takes it, once calls that waited
+    /// longer than the replica's `max_queue_time` are shed.
     pub(super) fn release_worker(&mut self, frame_index: u32, queue: &mut EventQueue<Event>) {
         let now = queue.now();
         let frame = &mut self.frames[frame_index as usize];
         frame.holds_worker = false;
         let replica_index = frame.replica;
-        let replica = &mut self.replicas[replica_index as usize];
-        let service = &mut self.services[replica.service as usize];
-        match replica.queue.pop_front() {
-            Some(next) => {
-                service.queued.change(now, -1);
-                self.frames[next as usize].holds_worker = true;
-                self.start_work(next, queue);
-            }
-            None => {
+        loop {
+            let replica = &mut self.replicas[replica_index as usize];
+            let service = &mut self.services[replica.service as usize];
+            let Some(next) = replica.queue.pop_front() else {
                 replica.busy.change(now, -1);
                 service.busy.change(now, -1);
                 if replica.busy.value() == 0 {
                     self.replica_idle(replica_index, queue);
                 }
+                return;
+            };
+            service.queued.change(now, -1);
+            let waited = now - self.frames[next as usize].arrived;
+            if replica.max_queue_time.is_some_and(|limit| waited > limit) {
+                // Shedding may start new calls on this replica (a caller's next step): they
+                // queue behind the worker being handed over.
+                self.fail_frame(next, FailReason::Shed, queue);
+                continue;
             }
+            self.frames[next as usize].holds_worker = true;
+            self.start_work(next, queue);
+            return;
         }
     }
 

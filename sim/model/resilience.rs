@@ -1,6 +1,6 @@
-//! Calls between services with timeouts, retries (jittered exponential backoff, retry budget) and
-//! circuit breakers. A timed-out attempt is abandoned, not cancelled: the callee still does the
-//! work, which is how retries amplify load.
+//! Calls between services with timeouts, retries (jittered exponential backoff, retry budget),
+//! circuit breakers and bulkheads. A timed-out attempt is abandoned, not cancelled: the callee
+//! still does the work, which is how retries amplify load.
 
 use super::{Event, NONE, World};
 use crate::app::ComponentSpec;
@@ -14,8 +14,9 @@ use crate::rng::{KeyedRng, combine};
 pub(super) struct Edge {
     breaker: Option<CircuitBreaker>,
     budget: RetryBudget,
-    /// Cumulative counters: first attempts, retries, timeouts, calls refused by the breaker.
-    pub(super) counters: [u64; 4],
+    /// Cumulative counters: first attempts, retries, timeouts, attempts refused by the breaker,
+    /// attempts refused by a full bulkhead.
+    pub(super) counters: [u64; COUNTERS],
 }
 
 impl Edge {
@@ -29,7 +30,7 @@ impl Edge {
         Edge {
             breaker,
             budget: RetryBudget::default(),
-            counters: [0; 4],
+            counters: [0; COUNTERS],
         }
     }
 }
@@ -38,10 +39,21 @@ const FIRST: usize = 0;
 const RETRIES: usize = 1;
 const TIMEOUTS: usize = 2;
 const REFUSED: usize = 3;
+const BULKHEAD_FULL: usize = 4;
+/// How many counters an edge keeps.
+pub(super) const COUNTERS: usize = 5;
+/// The counters' names in `timeseries.csv`, in index order.
+const COUNTER_METRICS: [&str; COUNTERS] = [
+    "call_attempts",
+    "call_retries",
+    "call_timeouts",
+    "breaker_refusals",
+    "bulkhead_refusals",
+];
 
 impl World<'_> {
-    /// Sends one attempt of a remote call: refused at once by an open breaker, or on its way with
-    /// its timeout armed.
+    /// Sends one attempt of a remote call: refused at once by an open breaker or a full bulkhead,
+    /// or on its way with its timeout armed.
     pub(super) fn send_call(&mut self, frame_index: u32, queue: &mut EventQueue<Event>) {
         let now = queue.now();
         let frame = self.frames[frame_index as usize];
@@ -53,11 +65,18 @@ impl World<'_> {
         } else {
             edge.counters[RETRIES] += 1;
         }
-        if let Some(breaker) = &mut edge.breaker
+        let refusal = if let Some(breaker) = &mut edge.breaker
             && !breaker.allow(now)
         {
-            edge.counters[REFUSED] += 1;
-            self.frames[frame_index as usize].failure = Some(FailReason::CircuitOpen);
+            Some((REFUSED, FailReason::CircuitOpen))
+        } else if !self.take_bulkhead_permit(frame_index, component) {
+            Some((BULKHEAD_FULL, FailReason::BulkheadFull))
+        } else {
+            None
+        };
+        if let Some((counter, reason)) = refusal {
+            self.edges[component].counters[counter] += 1;
+            self.frames[frame_index as usize].failure = Some(reason);
             queue.schedule_in(
                 crate::time::SimDuration::ZERO,
                 Event::ResponseArrives { frame: frame_index },
@@ -78,6 +97,49 @@ impl World<'_> {
         }
     }
 
+    /// Takes a permit of the caller's bulkhead for `component`, if the component has one; false
+    /// when the calling replica already has the most attempts in flight to it.
+    fn take_bulkhead_permit(&mut self, frame_index: u32, component: usize) -> bool {
+        let Some(limit) = self.scenario.app.components[component]
+            .resilience
+            .as_ref()
+            .and_then(|r| r.max_concurrent_calls)
+        else {
+            return true;
+        };
+        let frame = self.frames[frame_index as usize];
+        if frame.parent == NONE {
+            return true;
+        }
+        let caller = self.frames[frame.parent as usize].replica;
+        let in_flight = self
+            .bulkheads
+            .entry((caller, component as u32))
+            .or_insert(0);
+        if *in_flight >= limit {
+            return false;
+        }
+        *in_flight += 1;
+        self.frames[frame_index as usize].bulkhead_permit = true;
+        true
+    }
+
+    /// The attempt's outcome is known to its caller: its bulkhead permit, if any, is free again.
+    fn return_bulkhead_permit(&mut self, frame_index: u32) {
+        let frame = self.frames[frame_index as usize];
+        if !frame.bulkhead_permit {
+            return;
+        }
+        self.frames[frame_index as usize].bulkhead_permit = false;
+        let caller = self.frames[frame.parent as usize].replica;
+        let component = self.call_node(&frame).component as u32;
+        let in_flight = self
+            .bulkheads
+            .get_mut(&(caller, component))
+            .expect("a permit taken is counted");
+        *in_flight -= 1;
+    }
+
     /// An attempt's answer reached the caller.
     pub(super) fn on_response(&mut self, frame_index: u32, queue: &mut EventQueue<Event>) {
         let frame = self.frames[frame_index as usize];
@@ -89,6 +151,7 @@ impl World<'_> {
         if let Some(timer) = frame.timer {
             queue.cancel(timer);
         }
+        self.return_bulkhead_permit(frame_index);
         self.call_outcome(frame_index, frame.failure, true, queue);
     }
 
@@ -100,6 +163,7 @@ impl World<'_> {
         }
         frame.abandoned = true;
         frame.timer = None;
+        self.return_bulkhead_permit(frame_index);
         let component = self.call_node(&self.frames[frame_index as usize]).component;
         self.edges[component].counters[TIMEOUTS] += 1;
         self.call_outcome(frame_index, Some(FailReason::Timeout), false, queue);
@@ -117,9 +181,12 @@ impl World<'_> {
         let frame = self.frames[frame_index as usize];
         let component = self.call_node(&frame).component;
         let edge = &mut self.edges[component];
-        if failure != Some(FailReason::CircuitOpen)
-            && let Some(breaker) = &mut edge.breaker
-        {
+        // Refusals on the caller's side (breaker, bulkhead) say nothing of the callee's health.
+        let refused = matches!(
+            failure,
+            Some(FailReason::CircuitOpen | FailReason::BulkheadFull)
+        );
+        if !refused && let Some(breaker) = &mut edge.breaker {
             breaker.record(now, failure.is_none());
         }
         // A refusal by the open breaker is not retried: the breaker is there to stop the calls.
@@ -163,19 +230,13 @@ impl World<'_> {
 
     /// Per-interval call counters of components with a resilience policy, for the time series.
     pub(super) fn sample_edges(&mut self, now: crate::time::SimTime) {
-        let names = [
-            "call_attempts",
-            "call_retries",
-            "call_timeouts",
-            "breaker_refusals",
-        ];
         for (component, spec) in self.scenario.app.components.iter().enumerate() {
             if spec.resilience.is_none() {
                 continue;
             }
             let counters = self.edges[component].counters;
             let previous = std::mem::replace(&mut self.edge_sampled[component], counters);
-            for (index, metric) in names.into_iter().enumerate() {
+            for (index, metric) in COUNTER_METRICS.into_iter().enumerate() {
                 let value = (counters[index] - previous[index]) as f64;
                 self.timeseries.push(super::SeriesRow {
                     time_s: now.as_secs_f64(),

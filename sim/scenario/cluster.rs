@@ -48,6 +48,10 @@ pub mod defaults {
     pub const TASK_START_TIME_CV: f64 = 0.5;
     /// `cluster.tasks.health_check_grace` (ECS healthCheckGracePeriodSeconds default 0).
     pub const HEALTH_CHECK_GRACE: &str = "0s";
+    /// `cluster.tasks.health_check_interval` (ALB target group default 30 s).
+    pub const HEALTH_CHECK_INTERVAL: &str = "30s";
+    /// `cluster.tasks.unhealthy_threshold` (ALB target group default 2).
+    pub const UNHEALTHY_THRESHOLD: u32 = 2;
 }
 
 fn lognormal_default(path: &str, mean: &str, cv: f64) -> Checked<Distribution> {
@@ -457,6 +461,22 @@ pub(super) fn validate_cluster(
                 "cluster.tasks.health_check_grace",
                 defaults::HEALTH_CHECK_GRACE,
             )?,
+            health_check_interval: optional_duration(
+                &raw_tasks.and_then(|t| t.health_check_interval.clone()),
+                "cluster.tasks.health_check_interval",
+                defaults::HEALTH_CHECK_INTERVAL,
+            )?,
+            unhealthy_threshold: match raw_tasks.and_then(|t| t.unhealthy_threshold) {
+                None => defaults::UNHEALTHY_THRESHOLD,
+                Some(threshold @ 1..=10) => threshold,
+                Some(threshold) => {
+                    return Err(Problem::new(
+                        "cluster.tasks.unhealthy_threshold",
+                        format!("{threshold} failed checks"),
+                    )
+                    .with_help("2 to 10 on an ALB target group; 1 to 10 here"));
+                }
+            },
             node_pull_bandwidth_bytes_per_sec: bandwidth_at(
                 &raw.image_pull_bandwidth,
                 "cluster.image_pull_bandwidth",

@@ -170,6 +170,8 @@ pub struct RawFargate {
 pub struct RawTasks {
     pub start_time: Option<RawDistribution>,
     pub health_check_grace: Option<String>,
+    pub health_check_interval: Option<String>,
+    pub unhealthy_threshold: Option<u32>,
 }
 
 /// `[app]`.
@@ -215,6 +217,7 @@ pub struct RawComponent {
     pub image_size: Option<String>,
     pub workers: Option<u32>,
     pub queue_limit: Option<u32>,
+    pub max_queue_time: Option<String>,
     pub service_time: Option<RawDistribution>,
     pub non_blocking: Option<bool>,
     pub replicas: Option<u32>,
@@ -234,6 +237,7 @@ pub struct RawResilience {
     pub backoff_max: Option<String>,
     pub retry_budget: Option<f64>,
     pub circuit_breaker: Option<RawBreaker>,
+    pub max_concurrent_calls: Option<u32>,
 }
 
 /// `circuit_breaker = { failure_rate = 0.5, window = 20, minimum_calls = 10, open_for = "5s" }`.
@@ -301,10 +305,21 @@ pub struct RawDeployment {
     pub hop_latency: Option<String>,
     pub replicas: Option<u32>,
     pub balancer: Option<String>,
+    pub outlier_detection: Option<RawOutlier>,
     pub monolith_name: Option<String>,
     pub groups: Option<BTreeMap<String, Vec<String>>>,
     #[serde(default)]
     pub services: BTreeMap<String, RawServiceSettings>,
+}
+
+/// `outlier_detection = { consecutive_errors = 5, base_ejection_time = "30s", ... }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutlier {
+    pub consecutive_errors: Option<u32>,
+    pub base_ejection_time: Option<String>,
+    pub max_ejection_time: Option<String>,
+    pub max_ejection_percent: Option<u32>,
 }
 
 /// `[app.deployment.services.NAME]`: settings of one deployed service.
@@ -314,10 +329,12 @@ pub struct RawServiceSettings {
     pub replicas: Option<u32>,
     pub workers: Option<u32>,
     pub queue_limit: Option<u32>,
+    pub max_queue_time: Option<String>,
     pub cpu: Option<NumberOrText>,
     pub memory: Option<String>,
     pub image_size: Option<String>,
     pub balancer: Option<String>,
+    pub outlier_detection: Option<RawOutlier>,
     pub placement: Option<RawPlacement>,
     pub autoscaling: Option<RawAutoscaling>,
 }

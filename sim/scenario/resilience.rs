@@ -1,11 +1,60 @@
-//! Validation of a component's `resilience` table: timeout, retries, backoff, retry budget and
-//! circuit breaker, with Envoy / resilience4j defaults.
+//! Validation of a component's `resilience` table (timeout, retries, backoff, retry budget,
+//! circuit breaker, bulkhead) and of a service's `outlier_detection`, with Envoy / resilience4j
+//! defaults.
 
-use super::raw::RawResilience;
+use super::raw::{RawOutlier, RawResilience};
 use super::source::Problem;
 use super::validate::{Checked, in_range, optional_duration};
-use crate::policy::resilience::{BreakerSpec, ResilienceSpec};
+use crate::policy::resilience::{BreakerSpec, OutlierSpec, ResilienceSpec};
 use crate::time::SimDuration;
+
+/// Validates a service's `outlier_detection` at `path` (Envoy's defaults).
+pub(super) fn validate_outlier(raw: &RawOutlier, path: &str) -> Checked<OutlierSpec> {
+    let consecutive_errors = raw.consecutive_errors.unwrap_or(5);
+    if consecutive_errors == 0 {
+        return Err(
+            Problem::new(format!("{path}.consecutive_errors"), "must be at least 1")
+                .with_help("Envoy's consecutive_5xx default is 5"),
+        );
+    }
+    let base_ejection_time = optional_duration(
+        &raw.base_ejection_time,
+        &format!("{path}.base_ejection_time"),
+        "30s",
+    )?;
+    if base_ejection_time == SimDuration::ZERO {
+        return Err(Problem::new(
+            format!("{path}.base_ejection_time"),
+            "must be longer than zero",
+        )
+        .with_help("Envoy's default is 30s"));
+    }
+    let max_ejection_time = optional_duration(
+        &raw.max_ejection_time,
+        &format!("{path}.max_ejection_time"),
+        "300s",
+    )?;
+    if max_ejection_time < base_ejection_time {
+        return Err(Problem::new(
+            format!("{path}.max_ejection_time"),
+            format!("{max_ejection_time} is below base_ejection_time {base_ejection_time}"),
+        ));
+    }
+    let max_ejection_percent = raw.max_ejection_percent.unwrap_or(10);
+    if max_ejection_percent > 100 {
+        return Err(Problem::new(
+            format!("{path}.max_ejection_percent"),
+            format!("{max_ejection_percent} % of the replicas"),
+        )
+        .with_help("0 to 100 (one replica may always be ejected)"));
+    }
+    Ok(OutlierSpec {
+        consecutive_errors,
+        base_ejection_time,
+        max_ejection_time,
+        max_ejection_percent,
+    })
+}
 
 /// Validates `resilience` at `path`.
 pub(super) fn validate_resilience(raw: &RawResilience, path: &str) -> Checked<ResilienceSpec> {
@@ -106,5 +155,15 @@ pub(super) fn validate_resilience(raw: &RawResilience, path: &str) -> Checked<Re
         backoff_max,
         retry_budget,
         circuit_breaker,
+        max_concurrent_calls: match raw.max_concurrent_calls {
+            Some(0) => {
+                return Err(Problem::new(
+                    format!("{path}.max_concurrent_calls"),
+                    "a bulkhead of 0 lets no call through",
+                )
+                .with_help("at least 1, e.g. max_concurrent_calls = 25 (resilience4j's default)"));
+            }
+            limit => limit,
+        },
     })
 }

@@ -508,6 +508,10 @@ fn validate_components(raw: &[RawComponent]) -> Checked<Vec<ComponentSpec>> {
             )?,
             workers,
             queue_limit: component.queue_limit.unwrap_or(defaults::QUEUE_LIMIT),
+            max_queue_time: max_queue_time_at(
+                &component.max_queue_time,
+                &format!("{path}.max_queue_time"),
+            )?,
             service_time,
             non_blocking: component.non_blocking.unwrap_or(false),
             replicas: component.replicas,
@@ -739,6 +743,19 @@ fn validate_classes(raw: &[RawClass], components: &[ComponentSpec]) -> Checked<V
     Ok(classes)
 }
 
+/// An optional load-shedding limit: a duration above zero.
+fn max_queue_time_at(raw: &Option<String>, path: &str) -> Checked<Option<SimDuration>> {
+    if raw.is_none() {
+        return Ok(None);
+    }
+    let limit = optional_duration(raw, path, "")?;
+    if limit == SimDuration::ZERO {
+        return Err(Problem::new(path, "must be longer than zero")
+            .with_help("a call that waited longer is shed; e.g. max_queue_time = \"200ms\""));
+    }
+    Ok(Some(limit))
+}
+
 fn balancer_at(name: &Option<String>, path: &str, default: BalancerKind) -> Checked<BalancerKind> {
     match name {
         None => Ok(default),
@@ -772,6 +789,11 @@ fn validate_app(raw: &RawApp, custom: &super::CustomNames) -> Checked<AppSpec> {
         "app.deployment.balancer",
         BalancerKind::RoundRobin,
     )?;
+    let default_outlier = deployment
+        .outlier_detection
+        .as_ref()
+        .map(|raw| super::resilience::validate_outlier(raw, "app.deployment.outlier_detection"))
+        .transpose()?;
     let component_names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
 
     // Which components each service holds.
@@ -904,6 +926,25 @@ fn validate_app(raw: &RawApp, custom: &super::CustomNames) -> Checked<AppSpec> {
                 .max()
                 .unwrap_or(0)
         });
+        // A service sheds only when every member does: it waits as long as the most patient one.
+        let max_queue_time = match settings.and_then(|s| s.max_queue_time.as_ref()) {
+            Some(_) => max_queue_time_at(
+                &settings.and_then(|s| s.max_queue_time.clone()),
+                &format!("{path}.max_queue_time"),
+            )?,
+            None => member_specs
+                .iter()
+                .map(|c| c.max_queue_time)
+                .collect::<Option<Vec<_>>>()
+                .and_then(|limits| limits.into_iter().max()),
+        };
+        let outlier_detection = match settings.and_then(|s| s.outlier_detection.as_ref()) {
+            Some(raw_outlier) => Some(super::resilience::validate_outlier(
+                raw_outlier,
+                &format!("{path}.outlier_detection"),
+            )?),
+            None => default_outlier,
+        };
         // Each value is capped far below u64::MAX, so saturation never bites in practice.
         let summed_cpu = member_specs
             .iter()
@@ -998,6 +1039,8 @@ fn validate_app(raw: &RawApp, custom: &super::CustomNames) -> Checked<AppSpec> {
             replicas,
             workers,
             queue_limit,
+            max_queue_time,
+            outlier_detection,
             cpu_millis,
             memory_bytes,
             image_bytes,

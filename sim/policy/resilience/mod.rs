@@ -1,11 +1,13 @@
 //! Resilience patterns on calls to a component: timeouts, retries with jittered exponential backoff
-//! and a retry budget, and a circuit breaker. Defaults follow Envoy and resilience4j
-//! (facts/domain.md §5).
+//! and a retry budget, a circuit breaker, a bulkhead; and on a service's replicas: outlier
+//! ejection. Defaults follow Envoy and resilience4j (facts/domain.md §5).
 
 mod circuit_breaker;
+mod outlier;
 mod retry;
 
 pub use circuit_breaker::{BreakerState, CircuitBreaker};
+pub use outlier::OutlierSpec;
 pub use retry::{RetryBudget, backoff};
 
 use crate::time::SimDuration;
@@ -26,6 +28,9 @@ pub struct ResilienceSpec {
     pub retry_budget: Option<f64>,
     /// The circuit breaker, if any.
     pub circuit_breaker: Option<BreakerSpec>,
+    /// Bulkhead: the most attempts one calling task may have in flight to the component at once
+    /// (`None`: unlimited); one more fails at once with `bulkhead_full`.
+    pub max_concurrent_calls: Option<u32>,
 }
 
 /// A count-based circuit breaker (resilience4j semantics).

@@ -1,0 +1,91 @@
+//! Outlier ejection (Envoy's `consecutive_5xx` detection): a replica that answers with a run of
+//! errors leaves its load balancer's rotation for a while, longer each time it is ejected again.
+
+use crate::time::SimDuration;
+use serde::Serialize;
+
+/// A service's outlier detection (Envoy defaults: 5 consecutive errors, 30 s base ejection, 300 s
+/// cap, at most 10 % of the replicas ejected but always at least one).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OutlierSpec {
+    /// Consecutive failed answers that eject a replica.
+    pub consecutive_errors: u32,
+    /// Ejection time of a first ejection; the k-th ejection lasts k times as long.
+    pub base_ejection_time: SimDuration,
+    /// The longest an ejection lasts.
+    pub max_ejection_time: SimDuration,
+    /// The most replicas ejected at once, in percent of the service's replicas in rotation or
+    /// ejected (rounded down, but one may always be ejected).
+    pub max_ejection_percent: u32,
+}
+
+impl OutlierSpec {
+    /// How long the `ejection`-th ejection (1 for the first) of a replica lasts.
+    pub fn ejection_time(&self, ejection: u32) -> SimDuration {
+        let nanos = self
+            .base_ejection_time
+            .as_nanos()
+            .saturating_mul(u64::from(ejection.max(1)));
+        SimDuration::from_nanos(nanos.min(self.max_ejection_time.as_nanos()))
+    }
+
+    /// Whether one more replica may be ejected when `ejected` of `replicas` already are.
+    pub fn may_eject(&self, ejected: u32, replicas: u32) -> bool {
+        let allowed = (u64::from(replicas) * u64::from(self.max_ejection_percent) / 100).max(1);
+        u64::from(ejected) < allowed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envoy_defaults() -> OutlierSpec {
+        OutlierSpec {
+            consecutive_errors: 5,
+            base_ejection_time: SimDuration::from_secs(30),
+            max_ejection_time: SimDuration::from_secs(300),
+            max_ejection_percent: 10,
+        }
+    }
+
+    #[test]
+    fn ejection_time_grows_with_each_ejection_up_to_the_cap() {
+        let spec = envoy_defaults();
+        for (ejection, seconds) in [(1, 30), (2, 60), (3, 90), (10, 300), (11, 300), (0, 30)] {
+            assert_eq!(
+                spec.ejection_time(ejection),
+                SimDuration::from_secs(seconds),
+                "ejection {ejection}"
+            );
+        }
+    }
+
+    #[test]
+    fn at_most_the_percent_but_always_one() {
+        let spec = envoy_defaults();
+        // (already ejected, replicas, may eject one more)
+        for (ejected, replicas, expected) in [
+            (0, 1, true),
+            (0, 3, true),
+            (1, 3, false),
+            (1, 19, false),
+            (1, 20, true),
+            (2, 20, false),
+            (0, 0, true),
+        ] {
+            assert_eq!(
+                spec.may_eject(ejected, replicas),
+                expected,
+                "{ejected} of {replicas}"
+            );
+        }
+        let half = OutlierSpec {
+            max_ejection_percent: 50,
+            ..spec
+        };
+        assert!(half.may_eject(1, 4));
+        assert!(!half.may_eject(2, 4));
+        assert!(!half.may_eject(2, 5));
+    }
+}
