@@ -1,7 +1,7 @@
 //! Pure exporters (summary, time series, events, manifest → bytes) and the one writer that puts files
 //! on disk atomically.
 
-use crate::model::ReplicationResult;
+use crate::model::{FaultSpread, ReplicationResult};
 use crate::scenario::Loaded;
 use std::fmt::Write as _;
 use std::io;
@@ -392,7 +392,7 @@ pub fn deployments_csv(results: &[ReplicationResult]) -> Vec<u8> {
 }
 
 /// The `faults.csv` columns, in order.
-pub const FAULT_COLUMNS: [&str; 15] = [
+pub const FAULT_COLUMNS: [&str; 19] = [
     "replication",
     "fault",
     "occurrence",
@@ -408,12 +408,17 @@ pub const FAULT_COLUMNS: [&str; 15] = [
     "time_to_recover_s",
     "availability_during",
     "services_hit",
+    "cascaded_services",
+    "cascade_depth",
+    "retry_amplification",
+    "max_retry_amplification",
 ];
 
 /// `faults.csv`: one row per injected fault with its containment metrics.
 pub fn faults_csv(results: &[ReplicationResult]) -> Vec<u8> {
     let rows = results.iter().flat_map(|result| {
-        result.faults.iter().map(move |fault| {
+        let faults = result.faults.iter().zip(&result.fault_spread);
+        faults.map(move |(fault, spread)| {
             vec![
                 result.replication.to_string(),
                 fault.fault.to_string(),
@@ -434,10 +439,37 @@ pub fn faults_csv(results: &[ReplicationResult]) -> Vec<u8> {
                 format_float(fault.time_to_recover_s),
                 format_float(fault.availability_during),
                 fault.services.len().to_string(),
+                cascaded_services(spread, ";"),
+                spread.cascade_depth.to_string(),
+                retry_amplification(spread),
+                format_float(spread.max_retry_amplification),
             ]
         })
     });
     csv_bytes(&FAULT_COLUMNS, rows)
+}
+
+/// The cascaded services as `name:hops` (just `name` without a call path), joined by `separator`.
+fn cascaded_services(spread: &FaultSpread, separator: &str) -> String {
+    spread
+        .cascaded_services
+        .iter()
+        .map(|(service, hops)| match hops {
+            Some(hops) => format!("{service}:{hops}"),
+            None => service.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
+/// The retry amplification per component as `name:value` (two decimals), joined by `;`.
+fn retry_amplification(spread: &FaultSpread) -> String {
+    spread
+        .retry_amplification
+        .iter()
+        .map(|(component, value)| format!("{component}:{value:.2}"))
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// `events.csv`: the event log.
@@ -555,7 +587,12 @@ pub fn human_summary(loaded: &Loaded, results: &[ReplicationResult]) -> String {
         let _ = writeln!(out, "{line}");
     }
     if let Some(first) = results.first() {
-        for fault in first.faults.iter().take(MAX_FAULT_LINES) {
+        for (fault, spread) in first
+            .faults
+            .iter()
+            .zip(&first.fault_spread)
+            .take(MAX_FAULT_LINES)
+        {
             let broken = if fault.broken_classes.is_empty() {
                 "none".to_string()
             } else {
@@ -563,7 +600,7 @@ pub fn human_summary(loaded: &Loaded, results: &[ReplicationResult]) -> String {
             };
             let _ = writeln!(
                 out,
-                "fault {} {} {} at {:.0}s (replication 0): broke {broken} (blast radius {:.2}), detected after {}, recovered after {}, {} collateral failures, availability {:.2} %",
+                "fault {} {} {} at {:.0}s (replication 0): broke {broken} (blast radius {:.2}), detected after {}, recovered after {}, {} collateral failures, availability {:.2} %, cascade depth {}{}, max retry amplification {:.2}",
                 crate::faults::FaultOccurrence::label(fault.fault, fault.occurrence),
                 fault.kind,
                 fault.target,
@@ -580,6 +617,13 @@ pub fn human_summary(loaded: &Loaded, results: &[ReplicationResult]) -> String {
                 },
                 fault.collateral_failures,
                 fault.availability_during * 100.0,
+                spread.cascade_depth,
+                if spread.cascaded_services.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", cascaded_services(spread, ", "))
+                },
+                spread.max_retry_amplification,
             );
         }
         if first.faults.len() > MAX_FAULT_LINES {
@@ -678,6 +722,25 @@ mod tests {
         assert_eq!(format_float(1.0 / 3.0), "0.333333");
         assert_eq!(format_float(f64::NAN), "");
         assert_eq!(format_float(-0.0000001), "0");
+    }
+
+    #[test]
+    fn spread_columns_name_services_with_hops_and_components_with_amplification() {
+        let spread = FaultSpread {
+            cascaded_services: vec![
+                ("checkout".into(), Some(1)),
+                ("frontend".into(), Some(2)),
+                ("audit".into(), None),
+            ],
+            cascade_depth: 2,
+            retry_amplification: vec![("api".into(), 3.117), ("db".into(), 1.0)],
+            max_retry_amplification: 3.117,
+        };
+        assert_eq!(
+            cascaded_services(&spread, ";"),
+            "checkout:1;frontend:2;audit"
+        );
+        assert_eq!(retry_amplification(&spread), "api:3.12;db:1.00");
     }
 
     #[test]

@@ -43,6 +43,50 @@ fn a_leak_in_one_component_is_contained_by_microservices_but_not_by_a_monolith()
     assert!(mono.classes[0].failed_crashed + mono.classes[0].failed_no_replica > 0);
     assert!(mono.faults[0].blast_radius >= micro.faults[0].blast_radius);
     assert!(micro.faults[0].tasks_crashed > 0 && mono.faults[0].tasks_crashed > 0);
+    // Cascades: as microservices, only the cart's direct callers (the frontend for cart requests,
+    // checkout) see their errors rise; a monolith is one service, so nothing is "elsewhere".
+    let cascaded = |result: &ReplicationResult| result.fault_spread[0].cascaded_services.clone();
+    assert_eq!(
+        cascaded(&micro),
+        [
+            ("checkout".to_string(), Some(1)),
+            ("frontend".to_string(), Some(1))
+        ]
+    );
+    assert_eq!(micro.fault_spread[0].cascade_depth, 1);
+    assert!(cascaded(&mono).is_empty());
+    assert_eq!(mono.fault_spread[0].cascade_depth, 0);
+}
+
+#[test]
+fn a_slow_leaf_cascades_up_through_its_blocking_callers() {
+    // The quickstart's payment ten times slower for a minute: checkout's workers wait on it, the
+    // frontend's wait on checkout. Catalog and cart (never waiting on payment) do not cascade.
+    let overrides: Vec<String> = [
+        "run.replications=1",
+        "faults=[{ kind = \"latency\", component = \"payment\", at = \"125s\", duration = \"1m\", multiplier = 10 }]",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let loaded = scenario::load(Path::new("scenarios/quickstart.toml"), &overrides)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let result = run_replications(&loaded.scenario, Some(1), &|_, _| {})
+        .unwrap()
+        .remove(0);
+    let spread = &result.fault_spread[0];
+    assert_eq!(
+        spread.cascaded_services,
+        [
+            ("checkout".to_string(), Some(1)),
+            ("frontend".to_string(), Some(2))
+        ],
+        "{spread:?}"
+    );
+    assert_eq!(spread.cascade_depth, 2);
+    // No component has a resilience policy: nothing retries.
+    assert!(spread.retry_amplification.is_empty());
+    assert_eq!(spread.max_retry_amplification, 1.0);
 }
 
 const ZONE_OUTAGE: &str = "scenarios/zone-outage.toml";

@@ -21,6 +21,16 @@ fn run(overrides: &[&str]) -> ReplicationResult {
     result
 }
 
+/// The api's resilience policy as the scenario file (with `overrides`) has it.
+fn api_resilience(overrides: &[&str]) -> fleetsim::policy::resilience::ResilienceSpec {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let loaded =
+        scenario::load(Path::new(RETRY_STORM), &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let app = &loaded.scenario.app;
+    let api = app.components.iter().position(|c| c.name == "api").unwrap();
+    app.components[api].resilience.clone().unwrap()
+}
+
 /// Failed requests per second of all classes, averaged over the last `seconds` of the run.
 fn late_failure_rate(result: &ReplicationResult, seconds: f64) -> f64 {
     let end = result
@@ -80,6 +90,19 @@ fn retries_without_a_budget_keep_failing_after_the_trigger_is_gone() {
         late_amplification(&storm, 120.0)
     );
     assert!(storm.classes[0].failed_timeout > 0);
+    // faults.csv: over the fault's window (to the end of the run) nearly every call to the api is
+    // tried `max_attempts` times; well over halfway from 1 to that cap.
+    let max_attempts = f64::from(api_resilience(&[]).max_attempts);
+    let spread = &storm.fault_spread[0];
+    let amplification = spread.max_retry_amplification;
+    assert!(
+        amplification > (1.0 + max_attempts) / 2.0 && amplification <= max_attempts,
+        "{spread:?}"
+    );
+    assert_eq!(
+        spread.retry_amplification,
+        [("api".to_string(), amplification)]
+    );
 }
 
 #[test]
@@ -97,8 +120,12 @@ fn timeouts_and_retries_do_not_make_the_event_queue_grow_with_the_run() {
     );
 }
 
+/// Length of the windows a retry budget counts over (`sim/policy/resilience/retry.rs`).
+const BUDGET_WINDOW_S: f64 = 10.0;
+
 #[test]
 fn a_retry_budget_a_circuit_breaker_or_load_shedding_recovers() {
+    const BUDGET: &str = "app.components.api.resilience.retry_budget=0.1";
     let storm = scenario::load(Path::new(RETRY_STORM), &[])
         .unwrap()
         .scenario;
@@ -111,11 +138,28 @@ fn a_retry_budget_a_circuit_breaker_or_load_shedding_recovers() {
         timeout.as_millis_f64() / 2.0
     );
     for fix in [
-        "app.components.api.resilience.retry_budget=0.1",
+        BUDGET,
         "app.components.api.resilience.circuit_breaker={ failure_rate = 0.5 }",
         &shedding,
     ] {
         let result = run(&[fix]);
+        if fix == BUDGET {
+            // Retries stay within the budget over the fault's window, give or take the budget
+            // windows at its two edges: their retries may be charged to first attempts outside
+            // it. The window lasts at least until the recovery (first attempts are steady).
+            let budget = api_resilience(&[fix]).retry_budget.unwrap();
+            let fault = &result.faults[0];
+            let window_s = fault
+                .time_to_recover_s
+                .max((fault.ended - fault.started).as_secs_f64());
+            let bound = 1.0 + budget * (1.0 + 2.0 * BUDGET_WINDOW_S / window_s);
+            let spread = &result.fault_spread[0];
+            assert!(
+                spread.max_retry_amplification > 1.0 && spread.max_retry_amplification <= bound,
+                "{} > {bound}: {spread:?}",
+                spread.max_retry_amplification
+            );
+        }
         let fault = &result.faults[0];
         assert!(fault.time_to_recover_s.is_finite(), "{fix}: {fault:?}");
         assert!(

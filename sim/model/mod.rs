@@ -14,7 +14,7 @@ mod rollouts;
 mod rotation;
 mod scaling;
 
-pub use containment::FaultRecord;
+pub use containment::{FaultRecord, FaultSpread};
 pub use observe::{ClusterSummary, PlacementRow};
 pub use rollouts::RolloutResult;
 pub use scaling::{ScaleAction, ScalingRow};
@@ -275,6 +275,8 @@ struct Service {
     /// Its autoscaler, if any, and the metric pipeline feeding it.
     autoscaler: Option<Box<dyn ServiceAutoscaler>>,
     metrics: scaling::MetricPipeline,
+    /// Calls it finished in the current metrics interval, for the time series.
+    served: containment::ServedCalls,
     /// Its versions: 0 as deployed at the start, then one per rollout.
     versions: Vec<VersionSpec>,
     /// The version new tasks get.
@@ -359,6 +361,8 @@ pub struct ReplicationResult {
     pub rollouts: Vec<RolloutResult>,
     /// Injected faults and what they did, for `faults.csv`.
     pub faults: Vec<FaultRecord>,
+    /// How far each fault spread (same order as `faults`), for `faults.csv`.
+    pub fault_spread: Vec<FaultSpread>,
     /// Request accounting over the whole run.
     pub conservation: Conservation,
     /// An order-independent digest of every request's arrival time, class and drawn service demands:
@@ -517,6 +521,7 @@ impl<'s> World<'s> {
                     None => None,
                 },
                 metrics: scaling::MetricPipeline::default(),
+                served: containment::ServedCalls::default(),
                 versions: vec![VersionSpec {
                     image_bytes: spec.image_bytes,
                     slowdown: 1.0,

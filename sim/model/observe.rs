@@ -178,12 +178,15 @@ impl World<'_> {
                 f64::NAN
             };
             let current = service.active.len() as f64;
+            let served = std::mem::take(&mut service.served);
             for (metric, value) in [
                 ("replicas", current),
                 ("busy_workers", busy),
                 ("utilization", utilization),
                 ("queue_length", queued),
                 ("zone_imbalance", imbalance as f64),
+                ("served_error_share", served.error_share()),
+                ("served_latency_mean_ms", served.completed_latency_mean_ms()),
             ] {
                 self.push(now, &spec.name, metric, value);
             }
@@ -632,9 +635,10 @@ impl World<'_> {
         let cluster = self.cluster_summary();
         let scaling = self.scaling_rows();
         let rollouts = self.rollout_results();
-        let faults = self.fault_results();
+        let (faults, fault_spread) = self.fault_results();
         super::ReplicationResult {
             faults,
+            fault_spread,
             rollouts,
             replication,
             classes,

@@ -371,6 +371,11 @@ impl<'s> World<'s> {
                 Some(_) => {}
             }
         }
+        if frame.remote {
+            let service = self.scenario.app.service_of_component[self.call_node(&frame).component];
+            let served = &mut self.services[service].served;
+            served.record(frame.failure.is_none(), queue.now() - frame.arrived);
+        }
         if frame.parent == NONE {
             self.free_frame(frame_index);
             self.finish_request(frame.request, frame.failure, queue.now());

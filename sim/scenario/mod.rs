@@ -40,6 +40,10 @@ pub struct RunSpec {
     pub replications: u32,
     /// Period of the time series.
     pub metrics_interval: SimDuration,
+    /// A service cascaded in a fault when its error share rose by more than this (absolute, 0–1).
+    pub cascade_error_rate: f64,
+    /// A service cascaded in a fault when its mean latency rose above its baseline × this.
+    pub cascade_latency_factor: f64,
 }
 
 /// A validated scenario: nothing in it can be invalid.
@@ -372,6 +376,8 @@ rate = "10/s"
         assert_eq!(scenario.app.services[0].workers, defaults::WORKERS);
         assert_eq!(scenario.app.classes[0].share, 1.0);
         assert_eq!(scenario.run.seed, defaults::SEED);
+        assert_eq!(scenario.run.cascade_error_rate, 0.05);
+        assert_eq!(scenario.run.cascade_latency_factor, 2.0);
     }
 
     #[test]

@@ -104,6 +104,8 @@ pub struct RawRun {
     pub seed: Option<u64>,
     pub replications: Option<u32>,
     pub metrics_interval: Option<String>,
+    pub cascade_error_rate: Option<f64>,
+    pub cascade_latency_factor: Option<f64>,
 }
 
 /// `[cluster]`.

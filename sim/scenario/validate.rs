@@ -26,6 +26,10 @@ pub mod defaults {
     pub const REPLICATIONS: u32 = 1;
     /// `run.metrics_interval`.
     pub const METRICS_INTERVAL: &str = "10s";
+    /// `run.cascade_error_rate`.
+    pub const CASCADE_ERROR_RATE: f64 = 0.05;
+    /// `run.cascade_latency_factor`.
+    pub const CASCADE_LATENCY_FACTOR: f64 = 2.0;
     /// `app.components[].cpu`, in millicores.
     pub const COMPONENT_CPU_MILLIS: u64 = 250;
     /// `app.components[].memory`.
@@ -302,12 +306,30 @@ fn validate_run(raw: &RawRun) -> Checked<RunSpec> {
         )
         .with_help("use a longer interval"));
     }
+    let cascade_error_rate = in_range(
+        raw.cascade_error_rate
+            .unwrap_or(defaults::CASCADE_ERROR_RATE),
+        "run.cascade_error_rate",
+        0.0,
+        1.0,
+        "a rise of a service's error share (failed / finished calls)",
+    )?;
+    let cascade_latency_factor = in_range(
+        raw.cascade_latency_factor
+            .unwrap_or(defaults::CASCADE_LATENCY_FACTOR),
+        "run.cascade_latency_factor",
+        1.0,
+        10_000.0,
+        "a factor on a service's baseline latency",
+    )?;
     Ok(RunSpec {
         duration,
         warmup,
         seed: raw.seed.unwrap_or(defaults::SEED),
         replications,
         metrics_interval,
+        cascade_error_rate,
+        cascade_latency_factor,
     })
 }
 
