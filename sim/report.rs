@@ -417,8 +417,8 @@ pub const FAULT_COLUMNS: [&str; 19] = [
 /// `faults.csv`: one row per injected fault with its containment metrics.
 pub fn faults_csv(results: &[ReplicationResult]) -> Vec<u8> {
     let rows = results.iter().flat_map(|result| {
-        let faults = result.faults.iter().zip(&result.fault_spread);
-        faults.map(move |(fault, spread)| {
+        result.faults.iter().map(move |fault| {
+            let spread = &fault.spread;
             vec![
                 result.replication.to_string(),
                 fault.fault.to_string(),
@@ -587,12 +587,8 @@ pub fn human_summary(loaded: &Loaded, results: &[ReplicationResult]) -> String {
         let _ = writeln!(out, "{line}");
     }
     if let Some(first) = results.first() {
-        for (fault, spread) in first
-            .faults
-            .iter()
-            .zip(&first.fault_spread)
-            .take(MAX_FAULT_LINES)
-        {
+        for fault in first.faults.iter().take(MAX_FAULT_LINES) {
+            let spread = &fault.spread;
             let broken = if fault.broken_classes.is_empty() {
                 "none".to_string()
             } else {

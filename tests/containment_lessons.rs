@@ -45,7 +45,7 @@ fn a_leak_in_one_component_is_contained_by_microservices_but_not_by_a_monolith()
     assert!(micro.faults[0].tasks_crashed > 0 && mono.faults[0].tasks_crashed > 0);
     // Cascades: as microservices, only the cart's direct callers (the frontend for cart requests,
     // checkout) see their errors rise; a monolith is one service, so nothing is "elsewhere".
-    let cascaded = |result: &ReplicationResult| result.fault_spread[0].cascaded_services.clone();
+    let cascaded = |result: &ReplicationResult| result.faults[0].spread.cascaded_services.clone();
     assert_eq!(
         cascaded(&micro),
         [
@@ -53,9 +53,9 @@ fn a_leak_in_one_component_is_contained_by_microservices_but_not_by_a_monolith()
             ("frontend".to_string(), Some(1))
         ]
     );
-    assert_eq!(micro.fault_spread[0].cascade_depth, 1);
+    assert_eq!(micro.faults[0].spread.cascade_depth, 1);
     assert!(cascaded(&mono).is_empty());
-    assert_eq!(mono.fault_spread[0].cascade_depth, 0);
+    assert_eq!(mono.faults[0].spread.cascade_depth, 0);
 }
 
 #[test]
@@ -74,7 +74,7 @@ fn a_slow_leaf_cascades_up_through_its_blocking_callers() {
     let result = run_replications(&loaded.scenario, Some(1), &|_, _| {})
         .unwrap()
         .remove(0);
-    let spread = &result.fault_spread[0];
+    let spread = &result.faults[0].spread;
     assert_eq!(
         spread.cascaded_services,
         [

@@ -93,7 +93,7 @@ fn retries_without_a_budget_keep_failing_after_the_trigger_is_gone() {
     // faults.csv: over the fault's window (to the end of the run) nearly every call to the api is
     // tried `max_attempts` times; well over halfway from 1 to that cap.
     let max_attempts = f64::from(api_resilience(&[]).max_attempts);
-    let spread = &storm.fault_spread[0];
+    let spread = &storm.faults[0].spread;
     let amplification = spread.max_retry_amplification;
     assert!(
         amplification > (1.0 + max_attempts) / 2.0 && amplification <= max_attempts,
@@ -153,7 +153,7 @@ fn a_retry_budget_a_circuit_breaker_or_load_shedding_recovers() {
                 .time_to_recover_s
                 .max((fault.ended - fault.started).as_secs_f64());
             let bound = 1.0 + budget * (1.0 + 2.0 * BUDGET_WINDOW_S / window_s);
-            let spread = &result.fault_spread[0];
+            let spread = &result.faults[0].spread;
             assert!(
                 spread.max_retry_amplification > 1.0 && spread.max_retry_amplification <= bound,
                 "{} > {bound}: {spread:?}",

@@ -47,10 +47,12 @@ pub struct FaultRecord {
     /// Completed / finished requests of all classes from the start until recovery (or the fault's
     /// end, whichever is later).
     pub availability_during: f64,
+    /// How far it spread beyond the services it hit.
+    pub spread: FaultSpread,
 }
 
-/// How far one fault spread beyond its own services (same order as the `FaultRecord`s).
-#[derive(Debug, Clone, PartialEq)]
+/// How far one fault spread beyond its own services.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct FaultSpread {
     /// Services, other than those the fault hit, whose error share or mean latency rose beyond the
     /// `[run]` cascade thresholds in the fault's window: each with its hops from the nearest
@@ -134,7 +136,7 @@ type Series<'a> = BTreeMap<(&'a str, &'static str), Vec<(f64, f64)>>;
 impl World<'_> {
     /// Each fault's containment metrics and spread, from the per-interval SLO record and the time
     /// series.
-    pub(super) fn fault_results(&self) -> (Vec<FaultRecord>, Vec<FaultSpread>) {
+    pub(super) fn fault_results(&self) -> Vec<FaultRecord> {
         let app = &self.scenario.app;
         let series = self.interval_series(&[
             "throughput_rps",
@@ -145,7 +147,7 @@ impl World<'_> {
             "call_retries",
         ]);
         let mut records = self.fault_records.clone();
-        let mut windows = Vec::with_capacity(records.len());
+        let graph = service_graph(app);
         for record in &mut records {
             let start = record.started;
             // Only classes within their SLO just before the fault can be broken by it (a class that
@@ -205,7 +207,6 @@ impl World<'_> {
                 start,
                 end: window_end,
             };
-            windows.push(window);
             record.broken_classes = broken;
             record.blast_radius =
                 record.broken_classes.len() as f64 / app.classes.len().max(1) as f64;
@@ -234,77 +235,71 @@ impl World<'_> {
             } else {
                 f64::NAN
             };
+            record.spread = self.fault_spread(record, &window, &series, &graph);
         }
-        let spreads = self.fault_spreads(&records, &windows, &series);
-        (records, spreads)
+        records
     }
 
-    /// How far each fault spread: the services whose error share or latency rose in its window
-    /// above their baseline, and the retry amplification on each edge.
-    fn fault_spreads(
+    /// How far a fault spread: the services whose error share or latency rose in its window above
+    /// their baseline, and the retry amplification on each edge.
+    fn fault_spread(
         &self,
-        records: &[FaultRecord],
-        windows: &[Window],
+        record: &FaultRecord,
+        window: &Window,
         series: &Series,
-    ) -> Vec<FaultSpread> {
+        graph: &[BTreeSet<usize>],
+    ) -> FaultSpread {
         let app = &self.scenario.app;
         let run = &self.scenario.run;
-        let graph = service_graph(app);
-        records
+        // Baseline: the intervals after the warmup, ending before the start and at most
+        // `BASELINE_SPAN` earlier.
+        let until = window.start.as_secs_f64();
+        let from = (until - BASELINE_SPAN.as_secs_f64()).max(self.warmup_end.as_secs_f64());
+        let in_baseline = |time_s: f64| time_s > from && time_s < until;
+        let hops = hops_from(graph, &record.services);
+        let mut cascaded: Vec<(String, Option<u32>)> = app
+            .services
             .iter()
-            .zip(windows)
-            .map(|(record, window)| {
-                // Baseline: the intervals after the warmup, ending before the start and at most
-                // `BASELINE_SPAN` earlier.
-                let until = window.start.as_secs_f64();
-                let from = (until - BASELINE_SPAN.as_secs_f64()).max(self.warmup_end.as_secs_f64());
-                let in_baseline = |time_s: f64| time_s > from && time_s < until;
-                let hops = hops_from(&graph, &record.services);
-                let mut cascaded: Vec<(String, Option<u32>)> = app
-                    .services
-                    .iter()
-                    .enumerate()
-                    .filter(|(service, _)| !record.services.contains(service))
-                    .filter(|(_, spec)| {
-                        let errors = values_of(series, &spec.name, "served_error_share");
-                        let latency = values_of(series, &spec.name, "served_latency_mean_ms");
-                        rose(errors, in_baseline, window, |base, peak| {
-                            peak - base > run.cascade_error_rate
-                        }) || rose(latency, in_baseline, window, |base, peak| {
-                            peak > base * run.cascade_latency_factor
-                        })
-                    })
-                    .map(|(service, spec)| (spec.name.clone(), hops[service]))
-                    .collect();
-                cascaded.sort_by_key(|(name, hops)| (hops.unwrap_or(u32::MAX), name.clone()));
-                let window_total = |subject, metric| window.sum(values_of(series, subject, metric));
-                let amplification: Vec<(String, f64)> = app
-                    .components
-                    .iter()
-                    .filter(|spec| spec.resilience.is_some())
-                    .filter_map(|spec| {
-                        retry_amplification(
-                            window_total(&spec.name, "call_attempts"),
-                            window_total(&spec.name, "call_retries"),
-                        )
-                        .map(|value| (spec.name.clone(), value))
-                    })
-                    .collect();
-                FaultSpread {
-                    cascade_depth: cascaded
-                        .iter()
-                        .filter_map(|(_, hops)| *hops)
-                        .max()
-                        .unwrap_or(0),
-                    cascaded_services: cascaded,
-                    max_retry_amplification: amplification
-                        .iter()
-                        .map(|(_, value)| *value)
-                        .fold(1.0, f64::max),
-                    retry_amplification: amplification,
-                }
+            .enumerate()
+            .filter(|(service, _)| !record.services.contains(service))
+            .filter(|(_, spec)| {
+                let errors = values_of(series, &spec.name, "served_error_share");
+                let latency = values_of(series, &spec.name, "served_latency_mean_ms");
+                rose(errors, in_baseline, window, |base, peak| {
+                    peak - base > run.cascade_error_rate
+                }) || rose(latency, in_baseline, window, |base, peak| {
+                    peak > base * run.cascade_latency_factor
+                })
             })
-            .collect()
+            .map(|(service, spec)| (spec.name.clone(), hops[service]))
+            .collect();
+        cascaded.sort_by_key(|(name, hops)| (hops.unwrap_or(u32::MAX), name.clone()));
+        let window_total = |subject, metric| window.sum(values_of(series, subject, metric));
+        let amplification: Vec<(String, f64)> = app
+            .components
+            .iter()
+            .filter(|spec| spec.resilience.is_some())
+            .filter_map(|spec| {
+                retry_amplification(
+                    window_total(&spec.name, "call_attempts"),
+                    window_total(&spec.name, "call_retries"),
+                )
+                .map(|value| (spec.name.clone(), value))
+            })
+            .collect();
+        FaultSpread {
+            cascade_depth: cascaded
+                .iter()
+                .filter_map(|(_, hops)| *hops)
+                .max()
+                .unwrap_or(0),
+            cascaded_services: cascaded,
+            max_retry_amplification: amplification
+                .iter()
+                .map(|(_, value)| *value)
+                .fold(1.0, f64::max),
+            retry_amplification: amplification,
+        }
     }
 
     /// The rows of `metrics` in the time series, per (subject, metric), in time order.

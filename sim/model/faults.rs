@@ -96,6 +96,7 @@ impl World<'_> {
             collateral_failures: 0.0,
             time_to_recover_s: 0.0,
             availability_during: f64::NAN,
+            spread: super::FaultSpread::default(),
         };
         let mut victims: Vec<u32> = Vec::new();
         // A node or zone going down takes its tasks' agents with it: no one deregisters them.

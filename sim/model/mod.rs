@@ -361,8 +361,6 @@ pub struct ReplicationResult {
     pub rollouts: Vec<RolloutResult>,
     /// Injected faults and what they did, for `faults.csv`.
     pub faults: Vec<FaultRecord>,
-    /// How far each fault spread (same order as `faults`), for `faults.csv`.
-    pub fault_spread: Vec<FaultSpread>,
     /// Request accounting over the whole run.
     pub conservation: Conservation,
     /// An order-independent digest of every request's arrival time, class and drawn service demands:

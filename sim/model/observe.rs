@@ -635,10 +635,9 @@ impl World<'_> {
         let cluster = self.cluster_summary();
         let scaling = self.scaling_rows();
         let rollouts = self.rollout_results();
-        let (faults, fault_spread) = self.fault_results();
+        let faults = self.fault_results();
         super::ReplicationResult {
             faults,
-            fault_spread,
             rollouts,
             replication,
             classes,
