@@ -29,11 +29,13 @@ pub enum FailReason {
     BulkheadFull,
     /// The call waited in a queue longer than its service's `max_queue_time` and was dropped.
     Shed,
+    /// Adaptive throttling rejected the call on the caller's side.
+    Throttled,
 }
 
 impl FailReason {
     /// Every reason, in column order.
-    pub const ALL: [FailReason; 8] = [
+    pub const ALL: [FailReason; 9] = [
         FailReason::Rejected,
         FailReason::NoReplica,
         FailReason::Error,
@@ -42,6 +44,7 @@ impl FailReason {
         FailReason::CircuitOpen,
         FailReason::BulkheadFull,
         FailReason::Shed,
+        FailReason::Throttled,
     ];
 
     /// The name used in columns and events.
@@ -55,6 +58,7 @@ impl FailReason {
             FailReason::CircuitOpen => "circuit_open",
             FailReason::BulkheadFull => "bulkhead_full",
             FailReason::Shed => "shed",
+            FailReason::Throttled => "throttled",
         }
     }
 }
@@ -241,6 +245,8 @@ pub struct ClassSummary {
     pub failed_bulkhead_full: u64,
     /// Of those, failed because a call waited longer than its service's `max_queue_time`.
     pub failed_shed: u64,
+    /// Of those, failed because adaptive throttling rejected a call on the caller's side.
+    pub failed_throttled: u64,
     /// Of those, still in flight when the run ended.
     pub in_flight: u64,
     /// Completions per second of measured time.
@@ -305,6 +311,7 @@ impl ClassSummary {
             failed_circuit_open: stats.failed_for(FailReason::CircuitOpen),
             failed_bulkhead_full: stats.failed_for(FailReason::BulkheadFull),
             failed_shed: stats.failed_for(FailReason::Shed),
+            failed_throttled: stats.failed_for(FailReason::Throttled),
             in_flight: offered - stats.completed() - failed,
             throughput_rps: stats.completed() as f64 / measured.as_secs_f64(),
             latency_mean_ms: stats.mean_ms(),

@@ -8,7 +8,7 @@ use std::io;
 use std::path::Path;
 
 /// The `summary.csv` columns, in order (part of the public contract).
-pub const SUMMARY_COLUMNS: [&str; 51] = [
+pub const SUMMARY_COLUMNS: [&str; 52] = [
     "replication",
     "class",
     "offered",
@@ -22,6 +22,7 @@ pub const SUMMARY_COLUMNS: [&str; 51] = [
     "failed_circuit_open",
     "failed_bulkhead_full",
     "failed_shed",
+    "failed_throttled",
     "in_flight",
     "throughput_rps",
     "latency_mean_ms",
@@ -111,6 +112,7 @@ pub fn summary_csv(results: &[ReplicationResult]) -> Vec<u8> {
                 row.failed_circuit_open.to_string(),
                 row.failed_bulkhead_full.to_string(),
                 row.failed_shed.to_string(),
+                row.failed_throttled.to_string(),
                 row.in_flight.to_string(),
                 format_float(row.throughput_rps),
                 format_float(row.latency_mean_ms),

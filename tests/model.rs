@@ -234,9 +234,10 @@ proptest! {
         max_attempts in 1u32..4,
         breaker in any::<bool>(),
         crash_at_s in prop::option::of(3u32..18),
-        (bulkhead, shed_ms, outlier, node_crash) in (
+        (bulkhead, shed_ms, outlier, node_crash, throttling) in (
             prop::option::of(1u32..5),
             prop::option::of(1u32..100),
+            any::<bool>(),
             any::<bool>(),
             any::<bool>(),
         ),
@@ -246,7 +247,8 @@ proptest! {
         let timeout = timeout_ms.map_or(String::new(), |ms| format!("timeout = \"{ms}ms\", "));
         let breaker = if breaker { ", circuit_breaker = { failure_rate = 0.5, window = 10 }" } else { "" };
         let bulkhead = bulkhead.map_or(String::new(), |limit| format!(", max_concurrent_calls = {limit}"));
-        overrides.push(format!("app.components.payment.resilience={{ {timeout}max_attempts = {max_attempts}{breaker}{bulkhead} }}"));
+        let throttling = if throttling { ", adaptive_throttling = 1.5" } else { "" };
+        overrides.push(format!("app.components.payment.resilience={{ {timeout}max_attempts = {max_attempts}{breaker}{bulkhead}{throttling} }}"));
         // Load shedding on the catalog, outlier ejection everywhere.
         if let Some(ms) = shed_ms {
             overrides.push(format!("app.components.catalog.max_queue_time=\"{ms}ms\""));

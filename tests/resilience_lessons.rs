@@ -176,3 +176,22 @@ fn a_retry_budget_a_circuit_breaker_or_load_shedding_recovers() {
     );
     assert!(run(&[&shedding]).classes[0].failed_shed > 0);
 }
+
+/// How far back adaptive throttling counts requests and accepts
+/// (`sim/policy/resilience/throttle.rs`).
+const THROTTLE_WINDOW_S: f64 = 120.0;
+
+#[test]
+fn adaptive_throttling_recovers_once_its_window_forgets_the_storm() {
+    let result = run(&["app.components.api.resilience.adaptive_throttling=2"]);
+    let fault = &result.faults[0];
+    // The callers reject most attempts locally while the api fails most of what it gets, which
+    // ends the storm; they keep rejecting until the failures have left their two-minute window.
+    assert!(result.classes[0].failed_throttled > 0);
+    let recovered_s = fault.started.as_secs_f64() + fault.time_to_recover_s;
+    assert!(
+        recovered_s <= SPIKE_END_S + 2.0 * THROTTLE_WINDOW_S,
+        "{fault:?}"
+    );
+    assert_eq!(late_failure_rate(&result, 120.0), 0.0);
+}

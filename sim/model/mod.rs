@@ -403,6 +403,7 @@ struct World<'s> {
     /// Per service: a memory leak (bytes per second, until when), if one is active.
     leaks: Vec<Option<(f64, SimTime)>>,
     retry_key: u64,
+    throttle_key: u64,
     /// Per component: callers' view of calls to it (breaker, budget, counters).
     edges: Vec<resilience::Edge>,
     /// The sampler's last view of each edge's counters.
@@ -571,6 +572,7 @@ impl<'s> World<'s> {
             registry_down: false,
             stalled_pulls: Vec::new(),
             retry_key: rng::stream_key(seed, replication, "retry"),
+            throttle_key: rng::stream_key(seed, replication, "throttle"),
             edges: app.components.iter().map(resilience::Edge::new).collect(),
             edge_sampled: vec![[0; resilience::COUNTERS]; app.components.len()],
             bulkheads: HashMap::new(),

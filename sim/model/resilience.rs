@@ -1,34 +1,37 @@
 //! Calls between services with timeouts, retries (jittered exponential backoff, retry budget),
-//! circuit breakers and bulkheads. A timed-out attempt is abandoned, not cancelled: the callee
+//! circuit breakers, adaptive throttling and bulkheads. A timed-out attempt is abandoned, not cancelled: the callee
 //! still does the work, which is how retries amplify load.
 
 use super::{Event, NONE, World};
 use crate::app::ComponentSpec;
 use crate::engine::EventQueue;
 use crate::metrics::FailReason;
-use crate::policy::resilience::{CircuitBreaker, RetryBudget, backoff};
+use crate::policy::resilience::{AdaptiveThrottle, CircuitBreaker, RetryBudget, backoff};
 use crate::rng::{KeyedRng, combine};
+use crate::time::SimTime;
 
 /// Callers' state for calls to one component.
 #[derive(Debug, Clone)]
 pub(super) struct Edge {
     breaker: Option<CircuitBreaker>,
+    throttle: Option<AdaptiveThrottle>,
     budget: RetryBudget,
     /// Cumulative counters: first attempts, retries, timeouts, attempts refused by the breaker,
-    /// attempts refused by a full bulkhead.
+    /// by a full bulkhead, by adaptive throttling.
     pub(super) counters: [u64; COUNTERS],
 }
 
 impl Edge {
     /// The edge into `component`.
     pub(super) fn new(component: &ComponentSpec) -> Self {
-        let breaker = component
-            .resilience
-            .as_ref()
-            .and_then(|r| r.circuit_breaker)
-            .map(CircuitBreaker::new);
+        let resilience = component.resilience.as_ref();
         Edge {
-            breaker,
+            breaker: resilience
+                .and_then(|r| r.circuit_breaker)
+                .map(CircuitBreaker::new),
+            throttle: resilience
+                .and_then(|r| r.adaptive_throttling)
+                .map(AdaptiveThrottle::new),
             budget: RetryBudget::default(),
             counters: [0; COUNTERS],
         }
@@ -40,8 +43,9 @@ const RETRIES: usize = 1;
 const TIMEOUTS: usize = 2;
 const REFUSED: usize = 3;
 const BULKHEAD_FULL: usize = 4;
+const THROTTLED: usize = 5;
 /// How many counters an edge keeps.
-pub(super) const COUNTERS: usize = 5;
+pub(super) const COUNTERS: usize = 6;
 /// The counters' names in `timeseries.csv`, in index order.
 const COUNTER_METRICS: [&str; COUNTERS] = [
     "call_attempts",
@@ -49,6 +53,7 @@ const COUNTER_METRICS: [&str; COUNTERS] = [
     "call_timeouts",
     "breaker_refusals",
     "bulkhead_refusals",
+    "throttled_calls",
 ];
 
 impl World<'_> {
@@ -69,6 +74,8 @@ impl World<'_> {
             && !breaker.allow(now)
         {
             Some((REFUSED, FailReason::CircuitOpen))
+        } else if self.throttles(frame_index, component, now) {
+            Some((THROTTLED, FailReason::Throttled))
         } else if !self.take_bulkhead_permit(frame_index, component) {
             Some((BULKHEAD_FULL, FailReason::BulkheadFull))
         } else {
@@ -94,6 +101,26 @@ impl World<'_> {
         {
             let timer = queue.schedule_in(timeout, Event::CallTimeout { frame: frame_index });
             self.frames[frame_index as usize].timer = Some(timer);
+        }
+    }
+
+    /// Whether adaptive throttling on `component` rejects this attempt (a coin keyed by request,
+    /// call-tree node and attempt); the attempt counts as a request either way.
+    fn throttles(&mut self, frame_index: u32, component: usize, now: SimTime) -> bool {
+        let Some(throttle) = &mut self.edges[component].throttle else {
+            return false;
+        };
+        let probability = throttle.rejection_probability(now);
+        throttle.record_request(now);
+        probability > 0.0 && {
+            let frame = self.frames[frame_index as usize];
+            let request = self.requests[frame.request as usize].id;
+            KeyedRng::new(combine(
+                combine(combine(self.throttle_key, request), u64::from(frame.node)),
+                u64::from(frame.attempt),
+            ))
+            .uniform()
+                < probability
         }
     }
 
@@ -181,18 +208,28 @@ impl World<'_> {
         let frame = self.frames[frame_index as usize];
         let component = self.call_node(&frame).component;
         let edge = &mut self.edges[component];
-        // Refusals on the caller's side (breaker, bulkhead) say nothing of the callee's health.
+        // Refusals on the caller's side (breaker, throttling, bulkhead) say nothing of the callee's
+        // health.
         let refused = matches!(
             failure,
-            Some(FailReason::CircuitOpen | FailReason::BulkheadFull)
+            Some(FailReason::CircuitOpen | FailReason::Throttled | FailReason::BulkheadFull)
         );
         if !refused && let Some(breaker) = &mut edge.breaker {
             breaker.record(now, failure.is_none());
         }
-        // A refusal by the open breaker is not retried: the breaker is there to stop the calls.
+        if failure.is_none()
+            && let Some(throttle) = &mut edge.throttle
+        {
+            throttle.record_accept(now);
+        }
+        // A refusal by the open breaker or by throttling is not retried: both are there to cut
+        // the calls.
         let caller_alive = frame.parent != NONE
             && !self.frames[frame.parent as usize].zombie
-            && failure != Some(FailReason::CircuitOpen);
+            && !matches!(
+                failure,
+                Some(FailReason::CircuitOpen | FailReason::Throttled)
+            );
         if let (Some(_), Some(spec), true) = (
             failure,
             &self.scenario.app.components[component].resilience,

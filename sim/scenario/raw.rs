@@ -284,6 +284,7 @@ pub struct RawResilience {
     pub retry_budget: Option<f64>,
     pub circuit_breaker: Option<RawBreaker>,
     pub max_concurrent_calls: Option<u32>,
+    pub adaptive_throttling: Option<f64>,
 }
 
 /// `circuit_breaker = { failure_rate = 0.5, window = 20, minimum_calls = 10, open_for = "5s" }`.

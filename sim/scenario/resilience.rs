@@ -165,5 +165,17 @@ pub(super) fn validate_resilience(raw: &RawResilience, path: &str) -> Checked<Re
             }
             limit => limit,
         },
+        adaptive_throttling: raw
+            .adaptive_throttling
+            .map(|k| {
+                in_range(
+                    k,
+                    &format!("{path}.adaptive_throttling"),
+                    1.0,
+                    100.0,
+                    "the accepts multiplier K (the SRE book suggests 2)",
+                )
+            })
+            .transpose()?,
     })
 }

@@ -1,14 +1,16 @@
 //! Resilience patterns on calls to a component: timeouts, retries with jittered exponential backoff
-//! and a retry budget, a circuit breaker, a bulkhead; and on a service's replicas: outlier
-//! ejection. Defaults follow Envoy and resilience4j (facts/domain.md §5).
+//! and a retry budget, a circuit breaker, a bulkhead, adaptive throttling; and on a service's
+//! replicas: outlier ejection. Defaults follow Envoy and resilience4j (facts/domain.md §5).
 
 mod circuit_breaker;
 mod outlier;
 mod retry;
+mod throttle;
 
 pub use circuit_breaker::{BreakerState, CircuitBreaker};
 pub use outlier::OutlierSpec;
 pub use retry::{RetryBudget, backoff};
+pub use throttle::AdaptiveThrottle;
 
 use crate::time::SimDuration;
 use serde::Serialize;
@@ -31,6 +33,9 @@ pub struct ResilienceSpec {
     /// Bulkhead: the most attempts one calling task may have in flight to the component at once
     /// (`None`: unlimited); one more fails at once with `bulkhead_full`.
     pub max_concurrent_calls: Option<u32>,
+    /// Adaptive throttling's accepts multiplier K (`None`: no throttling): callers reject attempts
+    /// locally, with `throttled`, as requests outgrow K × accepts over two minutes.
+    pub adaptive_throttling: Option<f64>,
 }
 
 /// A count-based circuit breaker (resilience4j semantics).
