@@ -352,8 +352,24 @@ pub struct RolloutSpec {
     pub strategy: RolloutStrategy,
     /// ECS deployment circuit breaker: fail the deployment after too many failed new tasks.
     pub circuit_breaker: bool,
-    /// Roll back to the previous version when the circuit breaker trips.
+    /// Roll back to the previous version when the circuit breaker trips or the alarm goes off.
     pub rollback: bool,
+    /// An ECS deployment alarm on the service's calls, if any.
+    pub alarm: Option<DeploymentAlarm>,
+}
+
+/// An ECS deployment alarm (a CloudWatch alarm on the service's errors or latency): when it goes
+/// off during the deployment, the deployment fails (and rolls back with `rollback`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DeploymentAlarm {
+    /// Breaching when failed / finished calls of the service in a period exceed this.
+    pub error_rate: Option<f64>,
+    /// Breaching when the mean latency of the service's completed calls in a period exceeds this.
+    pub latency: Option<SimDuration>,
+    /// The alarm's period.
+    pub period: SimDuration,
+    /// Breaching periods in a row that set it off.
+    pub evaluation_periods: u32,
 }
 
 #[cfg(test)]

@@ -207,3 +207,48 @@ fn the_deployment_circuit_breaker_bounds_a_bad_deploy_and_rolls_it_back() {
     assert_eq!(healthy_at_end(&without), min_healthy);
     assert!(with.classes[1].failed < without.classes[1].failed);
 }
+
+#[test]
+fn an_erroring_deploy_passes_the_breaker_and_a_deployment_alarm_rolls_it_back() {
+    // The version answers 30 % of its calls with an error but passes its health checks.
+    const ERRORING: [&str; 2] = [
+        "faults[0].fails_health_check=false",
+        "faults[0].error_rate=0.3",
+    ];
+    const ALARM: &str = "faults[0].alarm={ error_rate = 0.05 }";
+    let (unwatched, _) = run_bad_deploy(&ERRORING);
+    let (watched, scenario) = run_bad_deploy(&[ERRORING[0], ERRORING[1], ALARM]);
+    // The circuit breaker counts failed tasks only: the erroring version completes and the order
+    // class never recovers.
+    assert_eq!(unwatched.rollouts[0].outcome, "completed");
+    assert!(unwatched.faults[0].time_to_recover_s.is_nan());
+    // The alarm (error share above 5 % in a one-minute period) goes off at the end of the first
+    // period and the deployment rolls back.
+    let alarm = scenario.app.rollouts[0].alarm.expect("the alarm is set");
+    let start = watched.rollouts[0].started;
+    let failed_at = watched
+        .events
+        .iter()
+        .find(|e| e.kind == "deployment_failed")
+        .expect("the alarm fails the deployment")
+        .time;
+    assert_eq!(failed_at, start + alarm.period);
+    assert_eq!(watched.rollouts[0].outcome, "rolled_back");
+    assert!(watched.faults[0].time_to_recover_s.is_finite());
+    assert!(watched.classes[1].failed * 5 < unwatched.classes[1].failed);
+}
+
+#[test]
+fn with_an_alarm_a_good_deployment_bakes_before_it_completes() {
+    let plain = run(&[]);
+    let watched = run(&[
+        "app.rollouts[0].alarm={ error_rate = 0.5, period = \"30s\", evaluation_periods = 2 }",
+    ]);
+    // The same tasks are replaced; then the deployment stays in progress for period × evaluation
+    // periods, and completes at the first evaluation after that.
+    let (bake_s, period_s) = (60.0, 30.0);
+    let done = |result: &ReplicationResult| result.rollouts[0].finished.unwrap().as_secs_f64();
+    assert_eq!(watched.rollouts[0].outcome, "completed");
+    assert!(done(&watched) >= done(&plain) + bake_s);
+    assert!(done(&watched) < done(&plain) + bake_s + period_s);
+}

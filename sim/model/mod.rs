@@ -74,6 +74,8 @@ enum Event {
     ClusterAutoscalerEvaluates,
     /// A rolling deployment starts.
     RolloutStarts { rollout: u32 },
+    /// A rolling deployment's alarm evaluates its last period.
+    DeploymentAlarmEvaluates { rollout: u32 },
     /// A task of a version that fails its health check is found unhealthy.
     TaskUnhealthy { task: u32 },
     /// A fault occurrence starts (an index in `fault_occurrences`).
@@ -277,6 +279,8 @@ struct Service {
     metrics: scaling::MetricPipeline,
     /// Calls it finished in the current metrics interval, for the time series.
     served: containment::ServedCalls,
+    /// Its calls finished in the current period of its deployment alarm.
+    alarm_calls: containment::ServedCalls,
     /// Its versions: 0 as deployed at the start, then one per rollout.
     versions: Vec<VersionSpec>,
     /// The version new tasks get.
@@ -479,6 +483,9 @@ impl Handler<Event> for World<'_> {
             }
             Event::ClusterAutoscalerEvaluates => self.on_cluster_autoscaler_evaluates(queue),
             Event::RolloutStarts { rollout } => self.on_rollout_starts(rollout as usize, queue),
+            Event::DeploymentAlarmEvaluates { rollout } => {
+                self.on_deployment_alarm(rollout as usize, queue)
+            }
             Event::FaultStarts { fault } => self.on_fault_starts(fault as usize, queue),
             Event::FaultEnds { fault } => self.on_fault_ends(fault as usize, queue),
             Event::TaskUnhealthy { task } => self.on_task_unhealthy(task, queue),
@@ -521,6 +528,7 @@ impl<'s> World<'s> {
                 },
                 metrics: scaling::MetricPipeline::default(),
                 served: containment::ServedCalls::default(),
+                alarm_calls: containment::ServedCalls::default(),
                 versions: vec![VersionSpec {
                     image_bytes: spec.image_bytes,
                     slowdown: 1.0,

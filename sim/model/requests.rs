@@ -373,8 +373,10 @@ impl<'s> World<'s> {
         }
         if frame.remote {
             let service = self.scenario.app.service_of_component[self.call_node(&frame).component];
-            let served = &mut self.services[service].served;
-            served.record(frame.failure.is_none(), queue.now() - frame.arrived);
+            let (completed, latency) = (frame.failure.is_none(), queue.now() - frame.arrived);
+            let state = &mut self.services[service];
+            state.served.record(completed, latency);
+            state.alarm_calls.record(completed, latency);
         }
         if frame.parent == NONE {
             self.free_frame(frame_index);

@@ -1,12 +1,13 @@
 //! Rolling deployments: at a given time a service moves to a new version; old tasks give way to new
 //! ones within the strategy's bounds (ECS minimumHealthyPercent / maximumPercent, Kubernetes
 //! maxSurge / maxUnavailable); the ECS deployment circuit breaker fails a deployment whose new tasks
-//! keep failing, and rolls it back.
+//! keep failing, and a deployment alarm one whose service errors or slows down (watched through a
+//! bake time after the last task was replaced); either rolls it back.
 
 use super::{Event, TaskPhase, World};
 use crate::app::RolloutStrategy;
 use crate::engine::EventQueue;
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 use serde::Serialize;
 
 /// A deployment in progress on a service.
@@ -20,6 +21,10 @@ pub(super) struct ActiveRollout {
     failures: u32,
     threshold: u32,
     tripped: bool,
+    /// Breaching periods in a row of its deployment alarm.
+    alarm_breaching: u32,
+    /// With an alarm: when the bake time after the last task was replaced ends.
+    bake_until: Option<SimTime>,
 }
 
 /// The outcome of one rolling deployment, for `deployments.csv`.
@@ -82,7 +87,18 @@ impl World<'_> {
             failures: 0,
             threshold,
             tripped: false,
+            alarm_breaching: 0,
+            bake_until: None,
         });
+        if let Some(alarm) = spec.alarm {
+            self.services[service].alarm_calls = Default::default();
+            queue.schedule_in(
+                alarm.period,
+                Event::DeploymentAlarmEvaluates {
+                    rollout: index as u32,
+                },
+            );
+        }
         let strategy = strategy_name(&spec.strategy);
         self.rollout_results.push(RolloutResult {
             rollout: index,
@@ -92,7 +108,7 @@ impl World<'_> {
             finished: None,
             outcome: "in_progress",
             desired,
-            min_healthy_tasks: self.services[service].active.len() as u32,
+            min_healthy_tasks: self.services[service].healthy.value() as u32,
             new_tasks_started: 0,
             new_tasks_failed: 0,
         });
@@ -155,7 +171,7 @@ impl World<'_> {
     }
 
     fn reconcile_pass(&mut self, service: usize, queue: &mut EventQueue<Event>) {
-        let Some(active) = self.services[service].rollout.clone() else {
+        let Some(mut active) = self.services[service].rollout.clone() else {
             return;
         };
         let now = queue.now();
@@ -171,7 +187,10 @@ impl World<'_> {
         let (new, old): (Vec<u32>, Vec<u32>) = live
             .iter()
             .partition(|&&t| self.tasks[t as usize].version == active.to);
-        let healthy = self.services[service].active.len() as u32;
+        let healthy = live
+            .iter()
+            .filter(|&&t| self.tasks[t as usize].phase == TaskPhase::Healthy)
+            .count() as u32;
         let new_healthy = new
             .iter()
             .filter(|&&t| self.tasks[t as usize].phase == TaskPhase::Healthy)
@@ -179,6 +198,19 @@ impl World<'_> {
         let result = self.result_of(active.index);
         result.min_healthy_tasks = result.min_healthy_tasks.min(healthy);
         if old.is_empty() && new_healthy >= desired {
+            // With an alarm, ECS keeps the deployment in progress for a bake time, watching it.
+            if let Some(alarm) = spec.alarm
+                && !active.tripped
+            {
+                let bake = SimDuration::from_nanos(
+                    alarm.period.as_nanos() * u64::from(alarm.evaluation_periods),
+                );
+                let until = *active.bake_until.get_or_insert(now + bake);
+                if now < until {
+                    self.services[service].rollout = Some(active);
+                    return;
+                }
+            }
             self.services[service].rollout = None;
             let outcome = if active.tripped {
                 "rolled_back"
@@ -249,32 +281,99 @@ impl World<'_> {
             active.failures += 1;
             self.result_of(active.index).new_tasks_failed += 1;
             let spec = &self.scenario.app.rollouts[active.index];
-            let mut closed = false;
-            if spec.circuit_breaker && active.failures >= active.threshold {
-                let name = self.scenario.app.services[service].name.clone();
-                let detail = format!(
-                    "failed_tasks={} threshold={}",
-                    active.failures, active.threshold
-                );
-                self.log(now, "deployment_failed", &name, detail);
-                if spec.rollback {
-                    active.tripped = true;
-                    std::mem::swap(&mut active.from, &mut active.to);
-                    self.services[service].version = active.to;
-                    self.log(
-                        now,
-                        "deployment_rollback",
-                        &name,
-                        format!("to_version={}", active.to),
+            self.services[service].rollout =
+                if spec.circuit_breaker && active.failures >= active.threshold {
+                    let detail = format!(
+                        "failed_tasks={} threshold={}",
+                        active.failures, active.threshold
                     );
+                    self.fail_deployment(service, active, detail, now)
                 } else {
-                    self.close_rollout(service, active.index, now, "failed");
-                    closed = true;
-                }
-            }
-            self.services[service].rollout = if closed { None } else { Some(active) };
+                    Some(active)
+                };
         }
         self.stop_task(task, now, queue);
+        self.carry_on(service, queue);
+    }
+
+    /// The end of a period of a deployment's alarm: it goes off after `evaluation_periods`
+    /// breaching periods in a row, failing the deployment; it watches until the deployment ends
+    /// or fails.
+    pub(super) fn on_deployment_alarm(&mut self, index: usize, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        let spec = &self.scenario.app.rollouts[index];
+        let alarm = spec.alarm.expect("only rollouts with an alarm schedule it");
+        let service = spec.service;
+        let Some(mut active) = self.services[service].rollout.clone() else {
+            return;
+        };
+        if active.index != index || active.tripped {
+            return;
+        }
+        let calls = std::mem::take(&mut self.services[service].alarm_calls);
+        let (error_share, latency_ms) = (calls.error_share(), calls.completed_latency_mean_ms());
+        // A period without calls (NaN) does not breach, as CloudWatch's default for missing data.
+        let breaching = alarm.error_rate.is_some_and(|rate| error_share > rate)
+            || alarm
+                .latency
+                .is_some_and(|latency| latency_ms > latency.as_millis_f64());
+        active.alarm_breaching = if breaching {
+            active.alarm_breaching + 1
+        } else {
+            0
+        };
+        if active.alarm_breaching < alarm.evaluation_periods {
+            let baked = active.bake_until.is_some_and(|until| until <= now);
+            self.services[service].rollout = Some(active);
+            if baked {
+                // The bake time is over and the alarm stayed quiet: the deployment completes.
+                self.reconcile_rollout(service, queue);
+                return;
+            }
+            queue.schedule_in(
+                alarm.period,
+                Event::DeploymentAlarmEvaluates {
+                    rollout: index as u32,
+                },
+            );
+            return;
+        }
+        let detail = format!("alarm error_share={error_share:.3} latency_ms={latency_ms:.1}");
+        self.services[service].rollout = self.fail_deployment(service, active, detail, now);
+        self.carry_on(service, queue);
+    }
+
+    /// A deployment failed (its circuit breaker tripped or its alarm went off): it rolls back to
+    /// the version it replaces, or ends as failed. Returns the deployment still in progress, if
+    /// any.
+    fn fail_deployment(
+        &mut self,
+        service: usize,
+        mut active: ActiveRollout,
+        detail: String,
+        now: SimTime,
+    ) -> Option<ActiveRollout> {
+        let name = self.scenario.app.services[service].name.clone();
+        self.log(now, "deployment_failed", &name, detail);
+        if !self.scenario.app.rollouts[active.index].rollback {
+            self.close_rollout(service, active.index, now, "failed");
+            return None;
+        }
+        active.tripped = true;
+        std::mem::swap(&mut active.from, &mut active.to);
+        self.services[service].version = active.to;
+        self.log(
+            now,
+            "deployment_rollback",
+            &name,
+            format!("to_version={}", active.to),
+        );
+        Some(active)
+    }
+
+    /// After a change to a service's deployment: the deployment in progress moves on, or the
+    /// service scheduler restores the desired count.
+    fn carry_on(&mut self, service: usize, queue: &mut EventQueue<Event>) {
         if self.services[service].rollout.is_some() {
             self.reconcile_rollout(service, queue);
         } else {

@@ -26,7 +26,7 @@ const KINDS: [&str; 9] = [
 ];
 
 /// The keys of a `bad_deploy`: those of an `[[app.rollouts]]` table but `at`.
-const BAD_DEPLOY_KEYS: [&str; 12] = [
+const BAD_DEPLOY_KEYS: [&str; 13] = [
     "service",
     "image_size",
     "slowdown",
@@ -39,6 +39,7 @@ const BAD_DEPLOY_KEYS: [&str; 12] = [
     "max_unavailable",
     "circuit_breaker",
     "rollback",
+    "alarm",
 ];
 
 /// A fixed duration or a distribution at `path`, with a mean above zero.
@@ -72,6 +73,7 @@ fn as_rollout(fault: &RawFault) -> RawRollout {
         max_unavailable: fault.max_unavailable.clone(),
         circuit_breaker: fault.circuit_breaker,
         rollback: fault.rollback,
+        alarm: fault.alarm.clone(),
     }
 }
 
@@ -193,6 +195,7 @@ pub(super) fn validate_faults(
             ("max_unavailable", fault.max_unavailable.is_some()),
             ("circuit_breaker", fault.circuit_breaker.is_some()),
             ("rollback", fault.rollback.is_some()),
+            ("alarm", fault.alarm.is_some()),
         ];
         let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
             "an"

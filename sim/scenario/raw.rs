@@ -93,6 +93,7 @@ pub struct RawFault {
     pub max_unavailable: Option<NumberOrText>,
     pub circuit_breaker: Option<bool>,
     pub rollback: Option<bool>,
+    pub alarm: Option<RawAlarm>,
 }
 
 /// `[run]`.
@@ -235,6 +236,16 @@ pub struct RawApp {
 }
 
 /// `[[app.rollouts]]`: a rolling deployment of one service to a new version.
+/// `alarm = { error_rate = 0.05, latency = "500ms", period = "1m", evaluation_periods = 1 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlarm {
+    pub error_rate: Option<f64>,
+    pub latency: Option<String>,
+    pub period: Option<String>,
+    pub evaluation_periods: Option<u32>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRollout {
@@ -251,6 +262,7 @@ pub struct RawRollout {
     pub max_unavailable: Option<NumberOrText>,
     pub circuit_breaker: Option<bool>,
     pub rollback: Option<bool>,
+    pub alarm: Option<RawAlarm>,
 }
 
 /// `[[app.components]]`.

@@ -1,10 +1,12 @@
 //! Validation of `[[app.rollouts]]`: which service moves to what new version, when, and how its
 //! tasks are replaced (ECS rolling update or Kubernetes RollingUpdate, circuit breaker, rollback).
 
-use super::raw::{NumberOrText, RawRollout};
+use super::raw::{NumberOrText, RawAlarm, RawRollout};
 use super::source::{Problem, did_you_mean};
-use super::validate::{Checked, bytes_at, in_range, service_at, start_within_run};
-use crate::app::{Amount, AppSpec, RolloutSpec, RolloutStrategy, VersionSpec};
+use super::validate::{
+    Checked, bytes_at, in_range, optional_duration, service_at, start_within_run,
+};
+use crate::app::{Amount, AppSpec, DeploymentAlarm, RolloutSpec, RolloutStrategy, VersionSpec};
 use crate::time::SimDuration;
 
 fn amount(value: &Option<NumberOrText>, path: &str, default: Amount) -> Checked<Amount> {
@@ -197,5 +199,58 @@ pub(super) fn rollout_spec(
         strategy,
         circuit_breaker: rollout.circuit_breaker.unwrap_or(true),
         rollback: rollout.rollback.unwrap_or(true),
+        alarm: rollout
+            .alarm
+            .as_ref()
+            .map(|alarm| validate_alarm(alarm, &format!("{path}.alarm")))
+            .transpose()?,
+    })
+}
+
+/// Validates a deployment alarm: a threshold on errors, on latency or both, over periods.
+fn validate_alarm(raw: &RawAlarm, path: &str) -> Checked<DeploymentAlarm> {
+    if raw.error_rate.is_none() && raw.latency.is_none() {
+        return Err(Problem::new(path, "the alarm watches nothing")
+            .with_help("set error_rate (e.g. 0.05), latency (e.g. \"500ms\") or both"));
+    }
+    let error_rate = raw
+        .error_rate
+        .map(|rate| {
+            in_range(
+                rate,
+                &format!("{path}.error_rate"),
+                0.0,
+                1.0,
+                "a share of failed calls",
+            )
+        })
+        .transpose()?;
+    let latency = match &raw.latency {
+        None => None,
+        Some(_) => Some(optional_duration(
+            &raw.latency,
+            &format!("{path}.latency"),
+            "",
+        )?),
+    };
+    let period = optional_duration(&raw.period, &format!("{path}.period"), "1m")?;
+    if period == SimDuration::ZERO {
+        return Err(
+            Problem::new(format!("{path}.period"), "must be longer than zero")
+                .with_help("CloudWatch alarms evaluate periods of 10s, 30s or a multiple of 1m"),
+        );
+    }
+    let evaluation_periods = raw.evaluation_periods.unwrap_or(1);
+    if evaluation_periods == 0 {
+        return Err(Problem::new(
+            format!("{path}.evaluation_periods"),
+            "must be at least 1",
+        ));
+    }
+    Ok(DeploymentAlarm {
+        error_rate,
+        latency,
+        period,
+        evaluation_periods,
     })
 }
