@@ -29,6 +29,7 @@ use crate::policy::autoscale::{self, ServiceAutoscaler};
 use crate::policy::balancer::Balancer;
 use crate::policy::cluster_autoscale::ClusterAutoscaler;
 use crate::policy::placement::{PlacementPolicy, Registry};
+use crate::policy::resilience::OutlierSpec;
 use crate::rng;
 use crate::scenario::Scenario;
 use crate::time::{SimDuration, SimTime};
@@ -290,6 +291,8 @@ struct Service {
     /// Re-entrancy guard of the rollout reconciler, and whether it must run again.
     reconciling: bool,
     reconcile_again: bool,
+    /// Its balancer's outlier detection, if any.
+    outlier_detection: Option<OutlierSpec>,
     /// Replicas currently ejected by outlier detection.
     ejected: u32,
     /// Tasks the service scheduler keeps running.
@@ -539,6 +542,7 @@ impl<'s> World<'s> {
                 rollout: None,
                 reconciling: false,
                 reconcile_again: false,
+                outlier_detection: spec.outlier_detection,
                 ejected: 0,
                 desired: match spec.scaling.as_ref().and_then(|s| s.autoscaler.bounds()) {
                     Some((min, max)) => spec.replicas.clamp(min, max),

@@ -353,30 +353,8 @@ impl<'s> World<'s> {
         if frame.holds_worker {
             self.release_worker(frame_index, queue);
         }
-        if frame.remote && frame.replica != NONE {
-            let replica = &mut self.replicas[frame.replica as usize];
-            let service = &mut self.services[replica.service as usize];
-            replica.outstanding -= 1;
-            if replica.slot != NONE {
-                service.outstanding[replica.slot as usize] -= 1;
-            }
-            service
-                .metrics
-                .record_completion((queue.now() - frame.arrived).as_nanos());
-            // Outlier detection judges the replica by its own answers: a success, or a call it
-            // shed; a failure passed up from its own callees says nothing about it.
-            match frame.failure {
-                None => self.replica_answered(frame.replica, false, queue),
-                Some(FailReason::Shed) => self.replica_answered(frame.replica, true, queue),
-                Some(_) => {}
-            }
-        }
         if frame.remote {
-            let service = self.scenario.app.service_of_component[self.call_node(&frame).component];
-            let (completed, latency) = (frame.failure.is_none(), queue.now() - frame.arrived);
-            let state = &mut self.services[service];
-            state.served.record(completed, latency);
-            state.alarm_calls.record(completed, latency);
+            self.record_answer(&frame, queue);
         }
         if frame.parent == NONE {
             self.free_frame(frame_index);
@@ -390,6 +368,40 @@ impl<'s> World<'s> {
         } else {
             self.free_frame(frame_index);
             self.child_done(frame.parent, frame.failure, queue);
+        }
+    }
+
+    /// A remote call's service answers it: the balancer's and the metrics' counts, and the
+    /// replica's record for outlier detection.
+    fn record_answer(&mut self, frame: &Frame, queue: &mut EventQueue<Event>) {
+        let latency = queue.now() - frame.arrived;
+        let completed = frame.failure.is_none();
+        let service_index = if frame.replica == NONE {
+            // Failed before a replica took it (no replica, rejected, an error).
+            self.scenario.app.service_of_component[self.call_node(frame).component]
+        } else {
+            let replica = &mut self.replicas[frame.replica as usize];
+            replica.outstanding -= 1;
+            let service = &mut self.services[replica.service as usize];
+            if replica.slot != NONE {
+                service.outstanding[replica.slot as usize] -= 1;
+            }
+            service.metrics.record_completion(latency.as_nanos());
+            replica.service as usize
+        };
+        let service = &mut self.services[service_index];
+        service.served.record(completed, latency);
+        if service.rollout.is_some() {
+            service.alarm_calls.record(completed, latency);
+        }
+        // Outlier detection judges the replica by its own answers: a success, or a call it shed;
+        // a failure passed up from its own callees says nothing about it.
+        if frame.replica != NONE && service.outlier_detection.is_some() {
+            match frame.failure {
+                None => self.replica_answered(frame.replica, false, queue),
+                Some(FailReason::Shed) => self.replica_answered(frame.replica, true, queue),
+                Some(_) => {}
+            }
         }
     }
 
@@ -433,8 +445,10 @@ impl<'s> World<'s> {
                 return;
             };
             service.queued.change(now, -1);
-            let waited = now - self.frames[next as usize].arrived;
-            if replica.max_queue_time.is_some_and(|limit| waited > limit) {
+            if replica
+                .max_queue_time
+                .is_some_and(|limit| now - self.frames[next as usize].arrived > limit)
+            {
                 // Shedding may start new calls on this replica (a caller's next step): they
                 // queue behind the worker being handed over.
                 self.fail_frame(next, FailReason::Shed, queue);

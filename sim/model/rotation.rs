@@ -88,7 +88,7 @@ impl World<'_> {
     ) {
         let replica = &mut self.replicas[task as usize];
         let service_index = replica.service as usize;
-        let Some(spec) = self.scenario.app.services[service_index].outlier_detection else {
+        let Some(spec) = self.services[service_index].outlier_detection else {
             return;
         };
         if !failed {
