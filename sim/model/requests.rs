@@ -136,19 +136,12 @@ impl<'s> World<'s> {
             self.fail_frame(frame_index, FailReason::Crashed, queue);
             return;
         }
-        let version = &service.versions[self.tasks[replica_index as usize].version as usize];
-        if version.error_rate > 0.0 {
-            let request = self.requests[frame.request as usize].id;
-            let coin = KeyedRng::new(combine(
-                combine(combine(self.error_key, request), u64::from(frame.node)),
-                u64::from(frame.attempt),
-            ))
-            .uniform();
-            if coin < version.error_rate {
-                self.replica_answered(replica_index, true, queue);
-                self.fail_frame(frame_index, FailReason::Error, queue);
-                return;
-            }
+        let error_rate =
+            service.versions[self.tasks[replica_index as usize].version as usize].error_rate;
+        if error_rate > 0.0 && self.attempt_uniform(self.error_key, &frame) < error_rate {
+            self.replica_answered(replica_index, true, queue);
+            self.fail_frame(frame_index, FailReason::Error, queue);
+            return;
         }
         if self.take_worker_or_queue(frame_index, replica_index, queue) {
             self.services[service_index].outstanding[local] += 1;
@@ -325,16 +318,19 @@ impl<'s> World<'s> {
     /// call node, so the same calls fail whatever else differs).
     fn injected_error(&self, frame: &Frame, component: usize) -> bool {
         let rate = self.component_faults[component].error_rate;
-        rate > 0.0 && {
-            let request = self.requests[frame.request as usize].id;
-            // The attempt is part of the key: a retry may succeed where the first attempt failed.
-            KeyedRng::new(combine(
-                combine(combine(self.fault_key, request), u64::from(frame.node)),
-                u64::from(frame.attempt),
-            ))
-            .uniform()
-                < rate
-        }
+        rate > 0.0 && self.attempt_uniform(self.fault_key, frame) < rate
+    }
+
+    /// A uniform draw in [0, 1) of stream `key` for one attempt of a call: keyed by request,
+    /// call-tree node and attempt, so the same attempt draws the same whatever else differs, and
+    /// a retry draws afresh.
+    pub(super) fn attempt_uniform(&self, key: u64, frame: &Frame) -> f64 {
+        let request = self.requests[frame.request as usize].id;
+        KeyedRng::new(combine(
+            combine(combine(key, request), u64::from(frame.node)),
+            u64::from(frame.attempt),
+        ))
+        .uniform()
     }
 
     pub(super) fn fail_frame(

@@ -7,7 +7,6 @@ use crate::app::ComponentSpec;
 use crate::engine::EventQueue;
 use crate::metrics::FailReason;
 use crate::policy::resilience::{AdaptiveThrottle, CircuitBreaker, RetryBudget, backoff};
-use crate::rng::{KeyedRng, combine};
 use crate::time::SimTime;
 
 /// Callers' state for calls to one component.
@@ -112,16 +111,9 @@ impl World<'_> {
         };
         let probability = throttle.rejection_probability(now);
         throttle.record_request(now);
-        probability > 0.0 && {
-            let frame = self.frames[frame_index as usize];
-            let request = self.requests[frame.request as usize].id;
-            KeyedRng::new(combine(
-                combine(combine(self.throttle_key, request), u64::from(frame.node)),
-                u64::from(frame.attempt),
-            ))
-            .uniform()
+        probability > 0.0
+            && self.attempt_uniform(self.throttle_key, &self.frames[frame_index as usize])
                 < probability
-        }
     }
 
     /// Takes a permit of the caller's bulkhead for `component`, if the component has one; false
@@ -241,12 +233,7 @@ impl World<'_> {
         {
             let retry = self.new_frame(frame.request, frame.node as usize, frame.parent, true);
             self.frames[retry as usize].attempt = frame.attempt.max(1) + 1;
-            let request = self.requests[frame.request as usize].id;
-            let unit = KeyedRng::new(combine(
-                combine(combine(self.retry_key, request), u64::from(frame.node)),
-                u64::from(frame.attempt),
-            ))
-            .uniform();
+            let unit = self.attempt_uniform(self.retry_key, &frame);
             let wait = backoff(
                 spec.backoff_base,
                 spec.backoff_max,
