@@ -4,6 +4,7 @@
 //! policies and metrics together.
 
 mod cluster_scaling;
+mod audit;
 mod containment;
 mod faults;
 mod fleet;

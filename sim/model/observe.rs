@@ -555,11 +555,13 @@ impl World<'_> {
         events_processed: u64,
         replication: u32,
     ) -> super::ReplicationResult {
+        self.audit();
         self.conservation.in_flight =
             self.conservation.offered - self.conservation.completed - self.conservation.failed;
-        debug_assert_eq!(
+        assert_eq!(
             self.requests.iter().filter(|r| r.open).count() as u64,
-            self.conservation.in_flight
+            self.conservation.in_flight,
+            "requests still open"
         );
         self.log(
             self.end,
