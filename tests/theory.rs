@@ -1,6 +1,7 @@
 //! Validation against queueing theory: each bundled scenario in `scenarios/validation/` is run for
-//! ten independent replications; the mean end-to-end latency must lie within three standard errors
-//! (computed here from the replications) of the analytic value, and the estimate must be precise
+//! ten independent replications; the mean end-to-end latency (and, for the finite-capacity M/M/c/K,
+//! the blocking probability) must lie within three standard errors (computed here from the
+//! replications) of the analytic value, and the estimate must be precise
 //! enough that a 5 % modelling error could not hide inside that band.
 
 use fleetsim::experiment::run_replications;
@@ -73,6 +74,29 @@ fn erlang_c(servers: u32, offered_load: f64) -> f64 {
     top / (below + top)
 }
 
+/// M/M/c/K with offered load `a` = λ/μ: (blocking probability P_K, mean number in the system L).
+fn mmck(servers: u32, capacity: u32, offered_load: f64) -> (f64, f64) {
+    let rho = offered_load / f64::from(servers);
+    // Unnormalized probabilities of n = 0..=K in the system.
+    let mut weights = vec![1.0];
+    for n in 1..=capacity {
+        let previous = weights[n as usize - 1];
+        weights.push(if n <= servers {
+            previous * offered_load / f64::from(n)
+        } else {
+            previous * rho
+        });
+    }
+    let total: f64 = weights.iter().sum();
+    let blocking = weights[capacity as usize] / total;
+    let in_system = weights
+        .iter()
+        .enumerate()
+        .map(|(n, w)| n as f64 * w / total)
+        .sum();
+    (blocking, in_system)
+}
+
 /// Pollaczek–Khinchine: mean sojourn of M/G/1 with utilization ρ, mean service s, squared cv c².
 fn pollaczek_khinchine_sojourn(rho: f64, mean_service: f64, cv_squared: f64) -> f64 {
     rho * mean_service * (1.0 + cv_squared) / (2.0 * (1.0 - rho)) + mean_service
@@ -116,6 +140,59 @@ fn mg1_lognormal_cv2_matches_pollaczek_khinchine() {
         "scenarios/validation/mg1-lognormal.toml",
         pollaczek_khinchine_sojourn(0.8, 10.0, 4.0),
     );
+}
+
+#[test]
+fn mmck_matches_the_mm1k_closed_form() {
+    // M/M/1/K: P_K = (1 − ρ) ρ^K / (1 − ρ^(K+1)); L = ρ/(1 − ρ) − (K + 1) ρ^(K+1) / (1 − ρ^(K+1)).
+    let (rho, capacity) = (0.5_f64, 3);
+    let (blocking, in_system) = mmck(1, capacity, rho);
+    let top = rho.powi(capacity as i32 + 1);
+    assert!((blocking - (1.0 - rho) * rho.powi(capacity as i32) / (1.0 - top)).abs() < 1e-12);
+    let expected = rho / (1.0 - rho) - f64::from(capacity + 1) * top / (1.0 - top);
+    assert!((in_system - expected).abs() < 1e-12);
+}
+
+#[test]
+fn mmck_blocking_and_sojourn_match_the_finite_capacity_formulas() {
+    // The validation scenario: 2 workers, a queue of 3, λ = 150/s, μ = 100/s per worker.
+    let file = "scenarios/validation/mmck.toml";
+    let (servers, capacity, arrival_rate, service_rate) = (2, 5, 150.0, 100.0);
+    let (blocking, in_system) = mmck(servers, capacity, arrival_rate / service_rate);
+    let sojourn_ms = 1000.0 * in_system / (arrival_rate * (1.0 - blocking));
+    let loaded = scenario::load(Path::new(file), &[]).unwrap();
+    let results = run_replications(&loaded.scenario, None, &|_, _| {}).expect("thread pool");
+    let all: Vec<_> = results
+        .iter()
+        .map(|result| result.classes.last().expect("the `all` row").clone())
+        .collect();
+    for row in &all {
+        // Every failure is a rejection at the full queue.
+        assert_eq!(row.failed, row.failed_rejected);
+    }
+    let blocked: Vec<f64> = all
+        .iter()
+        .map(|row| row.failed_rejected as f64 / row.offered as f64)
+        .collect();
+    let sojourns: Vec<f64> = all.iter().map(|row| row.latency_mean_ms).collect();
+    for (what, values, theory) in [
+        ("blocking probability", blocked, blocking),
+        ("mean sojourn (ms)", sojourns, sojourn_ms),
+    ] {
+        let (mean, standard_error) = mean_and_standard_error(&values);
+        eprintln!(
+            "{file}: {what} simulated {mean:.5} ± {standard_error:.5} (SE), theory {theory:.5}"
+        );
+        assert!(
+            (mean - theory).abs() < 3.0 * standard_error,
+            "{what}: {mean} is {:.1} standard errors from {theory}",
+            (mean - theory).abs() / standard_error
+        );
+        assert!(
+            3.0 * standard_error < 0.05 * theory,
+            "{what}: too imprecise"
+        );
+    }
 }
 
 #[test]
