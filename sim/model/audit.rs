@@ -23,7 +23,10 @@ impl World<'_> {
                 .iter()
                 .filter(|r| r.service as usize == index && r.ejected)
                 .count();
-            assert_eq!(service.ejected as usize, ejected, "ejected replicas of {index}");
+            assert_eq!(
+                service.ejected as usize, ejected,
+                "ejected replicas of {index}"
+            );
         }
         let mut permits: HashMap<(u32, u32), u32> = HashMap::new();
         for frame in self.frames.iter().filter(|f| f.alive && f.bulkhead_permit) {
@@ -33,7 +36,10 @@ impl World<'_> {
         }
         for (key, &in_flight) in &self.bulkheads {
             let held = permits.get(key).copied().unwrap_or(0);
-            assert_eq!(in_flight, held, "bulkhead permits of (replica, component) {key:?}");
+            assert_eq!(
+                in_flight, held,
+                "bulkhead permits of (replica, component) {key:?}"
+            );
         }
     }
 }

@@ -3,8 +3,8 @@
 //! through image pulls and starts. This is the only module that wires engine, cluster, app, workload,
 //! policies and metrics together.
 
-mod cluster_scaling;
 mod audit;
+mod cluster_scaling;
 mod containment;
 mod faults;
 mod fleet;
