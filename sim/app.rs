@@ -358,6 +358,26 @@ pub struct RolloutSpec {
     pub alarm: Option<DeploymentAlarm>,
 }
 
+impl std::fmt::Display for DeploymentAlarm {
+    /// `errors above 5 % or mean latency above 1s in 1 period(s) of 1m in a row`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut watched = Vec::new();
+        if let Some(rate) = self.error_rate {
+            watched.push(format!("errors above {} %", rate * 100.0));
+        }
+        if let Some(latency) = self.latency {
+            watched.push(format!("mean latency above {latency}"));
+        }
+        write!(
+            f,
+            "{} in {} period(s) of {} in a row",
+            watched.join(" or "),
+            self.evaluation_periods,
+            self.period
+        )
+    }
+}
+
 /// An ECS deployment alarm (a CloudWatch alarm on the service's errors or latency): when it goes
 /// off during the deployment, the deployment fails (and rolls back with `rollback`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -4,6 +4,7 @@ use crate::time::SimDuration;
 use rand_core::Rng;
 use rand_distr::{Distribution as _, Gamma, LogNormal};
 use serde::Serialize;
+use std::fmt;
 
 /// A distribution of durations. Means and bounds are in nanoseconds.
 #[derive(Debug, Clone, Serialize)]
@@ -116,6 +117,22 @@ pub fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
 #[inline]
 pub fn open_unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     1.0 - unit(rng)
+}
+
+impl fmt::Display for Distribution {
+    /// As a scenario would write it, briefly: `exponential(mean 10ms)`, `constant(2s)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Distribution::Constant { value } => write!(f, "constant({value})"),
+            Distribution::Exponential { mean } => write!(f, "exponential(mean {mean})"),
+            Distribution::Lognormal { mean, cv, .. } => {
+                write!(f, "lognormal(mean {mean}, cv {cv})")
+            }
+            Distribution::Gamma { mean, cv, .. } => write!(f, "gamma(mean {mean}, cv {cv})"),
+            Distribution::Uniform { min, max } => write!(f, "uniform({min} to {max})"),
+            Distribution::Empirical { values } => write!(f, "empirical({} values)", values.len()),
+        }
+    }
 }
 
 #[cfg(test)]

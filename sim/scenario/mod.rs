@@ -4,6 +4,7 @@
 mod autoscaling;
 mod cluster;
 mod cluster_autoscaling;
+mod describe;
 mod faults;
 mod placement;
 mod raw;
@@ -13,6 +14,7 @@ pub mod source;
 pub mod units;
 mod validate;
 
+pub use describe::describe;
 pub use source::{Diagnostic, Problem};
 pub use validate::defaults;
 

@@ -14,6 +14,7 @@ pub use throttle::AdaptiveThrottle;
 
 use crate::time::SimDuration;
 use serde::Serialize;
+use std::fmt;
 
 /// How callers treat calls to one component.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,4 +52,42 @@ pub struct BreakerSpec {
     pub open_for: SimDuration,
     /// Trial calls in the half-open state.
     pub half_open_calls: u32,
+}
+
+impl fmt::Display for ResilienceSpec {
+    /// Briefly, the parts that are set: `timeout 200ms, 4 attempts (backoff 25ms to 250ms), …`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = vec![match self.timeout {
+            Some(timeout) => format!("timeout {timeout}"),
+            None => "no timeout".to_string(),
+        }];
+        parts.push(if self.max_attempts > 1 {
+            format!(
+                "{} attempts (backoff {} to {})",
+                self.max_attempts, self.backoff_base, self.backoff_max
+            )
+        } else {
+            "no retries".to_string()
+        });
+        if let Some(budget) = self.retry_budget {
+            parts.push(format!("retry budget {budget}"));
+        }
+        if let Some(breaker) = self.circuit_breaker {
+            parts.push(format!(
+                "circuit breaker at {} % failed of {} calls (at least {}), open {}, {} trial calls",
+                breaker.failure_rate * 100.0,
+                breaker.window,
+                breaker.minimum_calls,
+                breaker.open_for,
+                breaker.half_open_calls
+            ));
+        }
+        if let Some(k) = self.adaptive_throttling {
+            parts.push(format!("adaptive throttling K = {k}"));
+        }
+        if let Some(limit) = self.max_concurrent_calls {
+            parts.push(format!("bulkhead of {limit} calls per caller task"));
+        }
+        write!(f, "{}", parts.join(", "))
+    }
 }

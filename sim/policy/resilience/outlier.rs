@@ -3,6 +3,7 @@
 
 use crate::time::SimDuration;
 use serde::Serialize;
+use std::fmt;
 
 /// A service's outlier detection (Envoy defaults: 5 consecutive errors, 30 s base ejection, 300 s
 /// cap, at most 10 % of the replicas ejected but always at least one).
@@ -33,6 +34,20 @@ impl OutlierSpec {
     pub fn may_eject(&self, ejected: u32, replicas: u32) -> bool {
         let allowed = (u64::from(replicas) * u64::from(self.max_ejection_percent) / 100).max(1);
         u64::from(ejected) < allowed
+    }
+}
+
+impl fmt::Display for OutlierSpec {
+    /// `after 5 failed answers in a row, for 30s × ejections (at most 300s), at most 10 %`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "after {} failed answers in a row, for {} × ejections (at most {}), at most {} % of the replicas",
+            self.consecutive_errors,
+            self.base_ejection_time,
+            self.max_ejection_time,
+            self.max_ejection_percent
+        )
     }
 }
 
