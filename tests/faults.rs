@@ -104,6 +104,36 @@ fn a_bulkhead_keeps_a_slow_dependency_from_taking_every_worker() {
 }
 
 #[test]
+fn calls_hanging_on_a_lost_zone_exhaust_blocking_callers_unless_they_time_out() {
+    const HANG: &str = "cluster.tasks.lost_task_calls=hang";
+    let refused = run(&[FAULTS[2]]);
+    let hanging = run(&[FAULTS[2], HANG]);
+    let timeouts: Vec<String> = ["catalog", "cart", "checkout", "payment"]
+        .iter()
+        .map(|c| {
+            format!("app.components.{c}.resilience={{ timeout = \"200ms\", max_attempts = 3 }}")
+        })
+        .collect();
+    let mut with_timeouts = vec![FAULTS[2], HANG];
+    with_timeouts.extend(timeouts.iter().map(String::as_str));
+    let timed_out = run(&with_timeouts);
+    let all = |result: &ReplicationResult| result.classes.last().unwrap().clone();
+    for replication in 0..2 {
+        // Refused calls fail at once and hold nothing; hanging calls hold the frontend's workers
+        // until its queues are full and it rejects every class.
+        assert_eq!(all(&refused[replication]).failed_rejected, 0);
+        assert!(all(&hanging[replication]).failed_rejected > 10_000);
+        // A timeout frees the worker and the retry goes to a live task.
+        let (hung, contained) = (
+            hanging[replication].faults[0].availability_during,
+            timed_out[replication].faults[0].availability_during,
+        );
+        assert!(contained > hung + 0.3, "{contained} vs {hung}");
+        assert!(all(&timed_out[replication]).failed_timeout > 0);
+    }
+}
+
+#[test]
 fn a_zone_outage_is_survived_by_tasks_spread_over_zones() {
     let quickstart = scenario::load(Path::new(QUICKSTART), &[]).unwrap().scenario;
     let tasks = &quickstart.cluster.tasks;

@@ -234,9 +234,10 @@ proptest! {
         max_attempts in 1u32..4,
         breaker in any::<bool>(),
         crash_at_s in prop::option::of(3u32..18),
-        (bulkhead, shed_ms, outlier, node_crash, throttling) in (
+        (bulkhead, shed_ms, outlier, node_crash, throttling, hang) in (
             prop::option::of(1u32..5),
             prop::option::of(1u32..100),
+            any::<bool>(),
             any::<bool>(),
             any::<bool>(),
             any::<bool>(),
@@ -263,6 +264,9 @@ proptest! {
             _ => {}
         }
         overrides.push("cluster.tasks.health_check_interval=\"2s\"".into());
+        if hang {
+            overrides.push("cluster.tasks.lost_task_calls=hang".into());
+        }
         // Drop the per-component replicas so the deployment default applies to every service.
         for component in ["frontend", "catalog", "cart", "checkout", "payment"] {
             overrides.push(format!("app.deployment.services.{}.replicas={replicas}", if mode == "monolith" { "monolith" } else { component }));

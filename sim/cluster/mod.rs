@@ -22,6 +22,31 @@ pub enum LaunchType {
     Fargate,
 }
 
+/// What a call sent to a task lost with its node gets, until the balancer finds the task dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LostTaskCalls {
+    /// The connection is refused at once: the call fails with `crashed`.
+    Refused,
+    /// No answer: the call hangs (holding its caller) until the balancer drops the task, then
+    /// fails with `crashed` — or until its caller's timeout.
+    Hang,
+}
+
+impl LostTaskCalls {
+    /// Every accepted name.
+    pub const NAMES: [&'static str; 2] = ["refused", "hang"];
+
+    /// The mode a scenario names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "refused" => Some(LostTaskCalls::Refused),
+            "hang" => Some(LostTaskCalls::Hang),
+            _ => None,
+        }
+    }
+}
+
 /// How the run begins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +111,8 @@ pub struct TaskTimings {
     pub health_check_interval: SimDuration,
     /// Failed checks in a row after which the load balancer stops sending a task calls.
     pub unhealthy_threshold: u32,
+    /// What calls sent to a lost task get meanwhile.
+    pub lost_task_calls: LostTaskCalls,
     /// Image pull bandwidth of one node, bytes per second, shared by its concurrent pulls.
     pub node_pull_bandwidth_bytes_per_sec: f64,
 }

@@ -178,6 +178,7 @@ impl World<'_> {
             queue_limit: spec.queue_limit,
             max_queue_time: spec.max_queue_time,
             queue: VecDeque::new(),
+            hanging: Vec::new(),
             outstanding: 0,
             consecutive_errors: 0,
             ejections: 0,

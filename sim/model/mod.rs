@@ -166,6 +166,8 @@ struct Replica {
     /// Calls that waited longer than this for a worker are shed.
     max_queue_time: Option<SimDuration>,
     queue: VecDeque<u32>,
+    /// Calls hanging on it while it is lost (its node is down) and still in rotation.
+    hanging: Vec<u32>,
     /// Calls it accepted from the network and has not answered yet (the balancer's view).
     outstanding: u32,
     /// Failed answers in a row, for outlier detection.
@@ -464,7 +466,7 @@ impl Handler<Event> for World<'_> {
             Event::CallTimeout { frame } => self.on_call_timeout(frame, queue),
             Event::RetrySend { frame } => self.send_call(frame, queue),
             Event::OutOfMemory { task } => self.on_out_of_memory(task, queue),
-            Event::LostTaskFound { task } => self.on_lost_task_found(task, queue.now()),
+            Event::LostTaskFound { task } => self.on_lost_task_found(task, queue),
             Event::EjectionEnds { task } => self.on_ejection_ends(task, queue.now()),
             Event::NodeBooting { node } => self.on_node_booting(node as usize, queue),
             Event::NodeReady { node } => self.on_node_ready(node as usize, queue),

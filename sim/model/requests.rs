@@ -2,6 +2,7 @@
 
 use super::{Event, Frame, NONE, Request, TaskPhase, World};
 use crate::app::CallNode;
+use crate::cluster::LostTaskCalls;
 use crate::engine::EventQueue;
 use crate::metrics::{FailReason, LatencyStats};
 use crate::rng::{KeyedRng, combine};
@@ -131,9 +132,20 @@ impl<'s> World<'s> {
             .pick(&service.outstanding, &mut service.balancer_rng);
         let replica_index = service.active[local];
         if self.tasks[replica_index as usize].phase == TaskPhase::Stopped {
-            // A lost task its balancer has not found dead yet: the connection is refused.
-            self.replica_answered(replica_index, true, queue);
-            self.fail_frame(frame_index, FailReason::Crashed, queue);
+            // A lost task its balancer has not found dead yet.
+            match self.scenario.cluster.tasks.lost_task_calls {
+                LostTaskCalls::Refused => {
+                    self.replica_answered(replica_index, true, queue);
+                    self.fail_frame(frame_index, FailReason::Crashed, queue);
+                }
+                LostTaskCalls::Hang => {
+                    service.outstanding[local] += 1;
+                    let replica = &mut self.replicas[replica_index as usize];
+                    replica.outstanding += 1;
+                    replica.hanging.push(frame_index);
+                    self.frames[frame_index as usize].replica = replica_index;
+                }
+            }
             return;
         }
         let error_rate =

@@ -5,6 +5,7 @@
 
 use super::{Event, NONE, TaskPhase, World};
 use crate::engine::EventQueue;
+use crate::metrics::FailReason;
 use crate::rng::{KeyedRng, combine};
 use crate::time::{SimDuration, SimTime};
 
@@ -63,8 +64,13 @@ impl World<'_> {
         queue.schedule_in(delay, Event::LostTaskFound { task });
     }
 
-    /// Health checks found a lost task dead: the balancer stops sending it calls.
-    pub(super) fn on_lost_task_found(&mut self, task: u32, now: SimTime) {
+    /// Health checks found a lost task dead: the balancer stops sending it calls, and the calls
+    /// hanging on it fail (their connections are reset).
+    pub(super) fn on_lost_task_found(&mut self, task: u32, queue: &mut EventQueue<Event>) {
+        let now = queue.now();
+        for frame in std::mem::take(&mut self.replicas[task as usize].hanging) {
+            self.fail_frame(frame, FailReason::Crashed, queue);
+        }
         if self.replicas[task as usize].slot == NONE {
             return;
         }

@@ -14,7 +14,7 @@ use crate::cluster::catalog::{
 };
 use crate::cluster::state::NodeLifecycle;
 use crate::cluster::{
-    ClusterSpec, FargateSpec, InitialState, LaunchType, NodeGroupSpec, TaskTimings,
+    ClusterSpec, FargateSpec, InitialState, LaunchType, LostTaskCalls, NodeGroupSpec, TaskTimings,
 };
 use crate::dist::Distribution;
 use crate::policy::placement::{Constraint, PlacementSpec};
@@ -476,6 +476,16 @@ pub(super) fn validate_cluster(
                     )
                     .with_help("2 to 10 on an ALB target group; 1 to 10 here"));
                 }
+            },
+            lost_task_calls: match raw_tasks.and_then(|t| t.lost_task_calls.as_deref()) {
+                None => LostTaskCalls::Refused,
+                Some(name) => LostTaskCalls::from_name(name).ok_or_else(|| {
+                    Problem::new(
+                        "cluster.tasks.lost_task_calls",
+                        format!("unknown mode `{name}`"),
+                    )
+                    .with_help(did_you_mean(name, &LostTaskCalls::NAMES))
+                })?,
             },
             node_pull_bandwidth_bytes_per_sec: bandwidth_at(
                 &raw.image_pull_bandwidth,

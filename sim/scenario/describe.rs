@@ -2,6 +2,7 @@
 //! names resolved and defaults filled in (`check --json` prints the whole resolved scenario).
 
 use super::{Loaded, Scenario};
+use crate::cluster::LostTaskCalls;
 use crate::faults::FaultKind;
 use std::fmt::Write as _;
 
@@ -45,9 +46,13 @@ pub fn describe(loaded: &Loaded) -> String {
     let tasks = &cluster.tasks;
     let _ = writeln!(
         out,
-        "  tasks: start {}, health check grace {}, a lost task found after {} failed checks every {}",
+        "  tasks: start {}, health check grace {}; calls to a lost task {} until {} failed checks every {} find it",
         tasks.start_time,
         tasks.health_check_grace,
+        match tasks.lost_task_calls {
+            LostTaskCalls::Refused => "are refused",
+            LostTaskCalls::Hang => "hang",
+        },
         tasks.unhealthy_threshold,
         tasks.health_check_interval
     );

@@ -219,6 +219,7 @@ pub struct RawTasks {
     pub health_check_grace: Option<String>,
     pub health_check_interval: Option<String>,
     pub unhealthy_threshold: Option<u32>,
+    pub lost_task_calls: Option<String>,
 }
 
 /// `[app]`.
