@@ -182,6 +182,7 @@ impl World<'_> {
             outstanding: 0,
             consecutive_errors: 0,
             ejections: 0,
+            returned: SimTime::ZERO,
             ejected: false,
         });
         self.pending_tasks.push_back(index);

@@ -172,8 +172,10 @@ struct Replica {
     outstanding: u32,
     /// Failed answers in a row, for outlier detection.
     consecutive_errors: u32,
-    /// Times outlier detection ejected it.
+    /// Outlier detection's ejection count (the multiplier of its next ejection time).
     ejections: u32,
+    /// When its last ejection ended.
+    returned: SimTime,
     /// Out of rotation until its ejection ends.
     ejected: bool,
 }

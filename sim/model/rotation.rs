@@ -114,7 +114,7 @@ impl World<'_> {
         }
         replica.consecutive_errors = 0;
         replica.ejected = true;
-        replica.ejections += 1;
+        replica.ejections = spec.decayed(replica.ejections, queue.now() - replica.returned) + 1;
         let ejection = spec.ejection_time(replica.ejections);
         self.services[service_index].ejected += 1;
         self.leave_rotation(task);
@@ -132,6 +132,7 @@ impl World<'_> {
     pub(super) fn on_ejection_ends(&mut self, task: u32, now: SimTime) {
         let replica = &mut self.replicas[task as usize];
         replica.ejected = false;
+        replica.returned = now;
         self.services[replica.service as usize].ejected -= 1;
         if self.tasks[task as usize].phase == TaskPhase::Healthy {
             self.join_rotation(task);

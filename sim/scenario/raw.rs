@@ -380,6 +380,7 @@ pub struct RawOutlier {
     pub base_ejection_time: Option<String>,
     pub max_ejection_time: Option<String>,
     pub max_ejection_percent: Option<u32>,
+    pub interval: Option<String>,
 }
 
 /// `[app.deployment.services.NAME]`: settings of one deployed service.

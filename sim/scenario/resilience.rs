@@ -48,11 +48,19 @@ pub(super) fn validate_outlier(raw: &RawOutlier, path: &str) -> Checked<OutlierS
         )
         .with_help("0 to 100 (one replica may always be ejected)"));
     }
+    let interval = optional_duration(&raw.interval, &format!("{path}.interval"), "10s")?;
+    if interval == SimDuration::ZERO {
+        return Err(
+            Problem::new(format!("{path}.interval"), "must be longer than zero")
+                .with_help("Envoy's default is 10s"),
+        );
+    }
     Ok(OutlierSpec {
         consecutive_errors,
         base_ejection_time,
         max_ejection_time,
         max_ejection_percent,
+        interval,
     })
 }
 

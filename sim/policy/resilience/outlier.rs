@@ -1,12 +1,13 @@
 //! Outlier ejection (Envoy's `consecutive_5xx` detection): a replica that answers with a run of
-//! errors leaves its load balancer's rotation for a while, longer each time it is ejected again.
+//! errors leaves its load balancer's rotation for a while, longer each time it is ejected again —
+//! unless it stayed healthy in between, which brings the multiplier back down.
 
 use crate::time::SimDuration;
 use serde::Serialize;
 use std::fmt;
 
 /// A service's outlier detection (Envoy defaults: 5 consecutive errors, 30 s base ejection, 300 s
-/// cap, at most 10 % of the replicas ejected but always at least one).
+/// cap, at most 10 % of the replicas ejected but always at least one, a 10 s interval).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct OutlierSpec {
     /// Consecutive failed answers that eject a replica.
@@ -18,6 +19,8 @@ pub struct OutlierSpec {
     /// The most replicas ejected at once, in percent of the service's replicas in rotation or
     /// ejected (rounded down, but one may always be ejected).
     pub max_ejection_percent: u32,
+    /// Each full interval a replica spends back in rotation takes one off its ejection count.
+    pub interval: SimDuration,
 }
 
 impl OutlierSpec {
@@ -28,6 +31,14 @@ impl OutlierSpec {
             .as_nanos()
             .saturating_mul(u64::from(ejection.max(1)));
         SimDuration::from_nanos(nanos.min(self.max_ejection_time.as_nanos()))
+    }
+
+    /// The ejection count of a replica ejected `ejections` times, after `healthy_for` back in
+    /// rotation: one less per full `interval` (Envoy decrements the multiplier each interval in
+    /// which the host is not ejected).
+    pub fn decayed(&self, ejections: u32, healthy_for: SimDuration) -> u32 {
+        let intervals = healthy_for.as_nanos() / self.interval.as_nanos().max(1);
+        ejections.saturating_sub(u32::try_from(intervals).unwrap_or(u32::MAX))
     }
 
     /// Whether one more replica may be ejected when `ejected` of `replicas` already are.
@@ -42,10 +53,11 @@ impl fmt::Display for OutlierSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "after {} failed answers in a row, for {} × ejections (at most {}), at most {} % of the replicas",
+            "after {} failed answers in a row, for {} × ejections (at most {}, one less per {} back), at most {} % of the replicas",
             self.consecutive_errors,
             self.base_ejection_time,
             self.max_ejection_time,
+            self.interval,
             self.max_ejection_percent
         )
     }
@@ -61,6 +73,22 @@ mod tests {
             base_ejection_time: SimDuration::from_secs(30),
             max_ejection_time: SimDuration::from_secs(300),
             max_ejection_percent: 10,
+            interval: SimDuration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn the_multiplier_comes_down_one_per_healthy_interval() {
+        let spec = envoy_defaults();
+        // (ejections, seconds back in rotation, ejection count then)
+        for (ejections, healthy_s, expected) in
+            [(3, 0, 3), (3, 9, 3), (3, 10, 2), (3, 25, 1), (3, 600, 0)]
+        {
+            assert_eq!(
+                spec.decayed(ejections, SimDuration::from_secs(healthy_s)),
+                expected,
+                "{ejections} ejections, {healthy_s} s healthy"
+            );
         }
     }
 
