@@ -34,13 +34,14 @@ fn run_binary(scenario: &str, out: &Path, jobs: &str, overrides: &[&str]) {
     assert!(command.status().expect("the binary runs").success());
 }
 
-const OUTPUT_FILES: [&str; 7] = [
+const OUTPUT_FILES: [&str; 8] = [
     "summary.csv",
     "timeseries.csv",
     "events.csv",
     "placement.csv",
     "scaling.csv",
     "deployments.csv",
+    "faults.csv",
     "manifest.json",
 ];
 
@@ -83,6 +84,23 @@ fn scaling_and_deployment_outputs_are_byte_identical_across_thread_counts() {
         &[
             "run.replications=2",
             "app.rollouts[0].fails_health_check=true",
+        ],
+    );
+}
+
+#[test]
+fn fault_and_resilience_outputs_are_byte_identical_across_thread_counts() {
+    // Random crashes and zone outages (drawn per replication), lost tasks that hang, outlier
+    // ejection, throttling, a bulkhead, shedding and retries, in three replications.
+    assert_identical_across_thread_counts(
+        QUICKSTART,
+        &[
+            "run.replications=3",
+            "faults=[{ kind = \"container_crash\", service = \"payment\", every = { dist = \"exponential\", mean = \"40s\" } }, { kind = \"zone_outage\", zone = \"us-east-1a\", every = \"2m\", duration = { dist = \"exponential\", mean = \"20s\" } }]",
+            "cluster.tasks.lost_task_calls=hang",
+            "app.deployment.outlier_detection={ max_ejection_percent = 50 }",
+            "app.components.checkout.resilience={ timeout = \"300ms\", max_attempts = 3, max_concurrent_calls = 8, adaptive_throttling = 2 }",
+            "app.components.catalog.max_queue_time=50ms",
         ],
     );
 }
