@@ -326,8 +326,8 @@ impl<'s> World<'s> {
         }
     }
 
-    /// Whether an error-injection fault on `component` fails this call (a coin keyed by request and
-    /// call node, so the same calls fail whatever else differs).
+    /// Whether an error-injection fault on `component` fails this attempt (a coin keyed by request,
+    /// call node and attempt, so the same attempts fail whatever else differs).
     fn injected_error(&self, frame: &Frame, component: usize) -> bool {
         let rate = self.component_faults[component].error_rate;
         rate > 0.0 && self.attempt_uniform(self.fault_key, frame) < rate
