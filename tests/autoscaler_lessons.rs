@@ -6,7 +6,9 @@
 
 use fleetsim::experiment::run_replications;
 use fleetsim::model::ReplicationResult;
-use fleetsim::policy::autoscale::{AutoscalerSpec, SCALE_IN_DATAPOINTS, SCALE_OUT_DATAPOINTS};
+use fleetsim::policy::autoscale::{
+    AutoscalerSpec, HpaSpec, SCALE_IN_DATAPOINTS, SCALE_OUT_DATAPOINTS,
+};
 use fleetsim::scenario::{self, Scenario};
 use fleetsim::time::SimDuration;
 use fleetsim::workload::RateProfile;
@@ -114,9 +116,9 @@ fn first_decision_after(run: &Run, direction: &str, after: f64) -> f64 {
 fn the_runs_use_the_autoscalers_the_lesson_is_about() {
     let (hpa_spec, hpa_delay) = autoscaler(hpa());
     let (tt_spec, tt_delay) = autoscaler(target_tracking());
-    assert!(matches!(hpa_spec, AutoscalerSpec::Hpa { .. }), "{hpa_spec}");
+    assert!(matches!(hpa_spec, AutoscalerSpec::Hpa(_)), "{hpa_spec}");
     assert!(
-        matches!(tt_spec, AutoscalerSpec::TargetTracking { .. }),
+        matches!(tt_spec, AutoscalerSpec::TargetTracking(_)),
         "{tt_spec}"
     );
     // 15 s datapoints published 15 s late against one-minute datapoints published a minute late.
@@ -142,23 +144,19 @@ fn the_hpa_decides_to_scale_out_within_tens_of_seconds_target_tracking_after_min
     );
     // The HPA: the datapoint covering the step, its publication delay, then the next sync.
     let (spec, delay) = autoscaler(hpa());
-    let AutoscalerSpec::Hpa {
-        sync_period,
-        metric_period,
-        ..
-    } = spec
-    else {
+    let AutoscalerSpec::Hpa(hpa_spec) = spec else {
         unreachable!()
     };
-    let hpa_bound = (*metric_period + delay + *sync_period).as_secs_f64();
+    let hpa_bound = (hpa_spec.metric_period + delay + hpa_spec.sync_period).as_secs_f64();
     assert!(hpa_after <= hpa_bound, "{hpa_after} s > {hpa_bound} s");
     assert!(hpa_after < 60.0, "tens of seconds, not {hpa_after} s");
     // Target tracking: 3 whole datapoints above the target, the last one published late.
     let (spec, delay) = autoscaler(target_tracking());
-    let AutoscalerSpec::TargetTracking { metric_period, .. } = spec else {
+    let AutoscalerSpec::TargetTracking(tt_spec) = spec else {
         unreachable!()
     };
-    let tt_bound = metric_period.as_secs_f64() * SCALE_OUT_DATAPOINTS as f64 + delay.as_secs_f64();
+    let tt_bound =
+        tt_spec.metric_period.as_secs_f64() * SCALE_OUT_DATAPOINTS as f64 + delay.as_secs_f64();
     assert!(tt_after >= tt_bound, "{tt_after} s < {tt_bound} s");
     assert!(tt_after >= 180.0, "minutes, not {tt_after} s");
 }
@@ -221,25 +219,21 @@ fn both_scale_in_later_than_they_scale_out() {
     }
     // The HPA waits out its stabilization window; target tracking its 15 low datapoints.
     let (spec, _) = autoscaler(hpa());
-    let AutoscalerSpec::Hpa {
-        scale_down_stabilization,
-        ..
-    } = spec
-    else {
+    let AutoscalerSpec::Hpa(hpa_spec) = spec else {
         unreachable!()
     };
     let hpa_in = first_decision_after(hpa(), "in", end);
     assert!(
-        hpa_in >= scale_down_stabilization.as_secs_f64(),
+        hpa_in >= hpa_spec.scale_down_stabilization.as_secs_f64(),
         "HPA scale-in {hpa_in} s after the step"
     );
     let (spec, delay) = autoscaler(target_tracking());
-    let AutoscalerSpec::TargetTracking { metric_period, .. } = spec else {
+    let AutoscalerSpec::TargetTracking(tt_spec) = spec else {
         unreachable!()
     };
     let tt_in = first_decision_after(target_tracking(), "in", end);
     let low_datapoints =
-        metric_period.as_secs_f64() * SCALE_IN_DATAPOINTS as f64 + delay.as_secs_f64();
+        tt_spec.metric_period.as_secs_f64() * SCALE_IN_DATAPOINTS as f64 + delay.as_secs_f64();
     assert!(
         tt_in >= low_datapoints,
         "target tracking scale-in {tt_in} s after the step, < {low_datapoints} s"
@@ -252,10 +246,9 @@ fn both_scale_in_later_than_they_scale_out() {
     // target)⌉ tasks.
     for (name, run) in [("hpa", hpa()), ("target tracking", target_tracking())] {
         let (spec, _) = autoscaler(run);
-        let target = match *spec {
-            AutoscalerSpec::Hpa { target, .. } | AutoscalerSpec::TargetTracking { target, .. } => {
-                target
-            }
+        let target = match spec {
+            AutoscalerSpec::Hpa(spec) => spec.target,
+            AutoscalerSpec::TargetTracking(spec) => spec.target,
             _ => unreachable!(),
         };
         let (busy_workers, workers) = load(&run.scenario);
@@ -287,9 +280,9 @@ fn at_steady_load_the_hpa_converges_to_current_times_utilization_over_target() {
     ]);
     let scenario = &steady.scenario;
     let (spec, _) = autoscaler(&steady);
-    let AutoscalerSpec::Hpa {
+    let AutoscalerSpec::Hpa(HpaSpec {
         target, tolerance, ..
-    } = *spec
+    }) = *spec
     else {
         panic!("the scenario scales with an HPA: {spec}")
     };

@@ -346,25 +346,21 @@ impl World<'_> {
 /// The metric value beyond which a datapoint counts towards a scale-out (above) or scale-in (below).
 fn trigger_threshold(spec: &AutoscalerSpec, scale_out: bool) -> Option<f64> {
     match spec {
-        AutoscalerSpec::TargetTracking { target, .. } => {
-            Some(if scale_out { *target } else { 0.9 * target })
-        }
-        AutoscalerSpec::Hpa {
-            target, tolerance, ..
-        } => Some(if scale_out {
-            target * (1.0 + tolerance)
+        AutoscalerSpec::TargetTracking(spec) => Some(if scale_out {
+            spec.target
         } else {
-            target * (1.0 - tolerance)
+            0.9 * spec.target
         }),
-        AutoscalerSpec::StepScaling {
-            scale_out: out,
-            scale_in,
-            ..
-        } => {
+        AutoscalerSpec::Hpa(spec) => Some(if scale_out {
+            spec.target * (1.0 + spec.tolerance)
+        } else {
+            spec.target * (1.0 - spec.tolerance)
+        }),
+        AutoscalerSpec::StepScaling(spec) => {
             let alarm = if scale_out {
-                out.as_ref()
+                spec.scale_out.as_ref()
             } else {
-                scale_in.as_ref()
+                spec.scale_in.as_ref()
             };
             alarm.map(|alarm| alarm.threshold)
         }

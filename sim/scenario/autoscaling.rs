@@ -7,7 +7,8 @@ use super::validate::defaults::MAX_REPLICAS;
 use super::validate::{Checked, optional_duration, require};
 use crate::app::ScalingSpec;
 use crate::policy::autoscale::{
-    AdjustmentType, AutoscalerSpec, Comparison, ScalingMetric, Step, StepAlarm,
+    AdjustmentType, AutoscalerSpec, Comparison, HpaSpec, ScalingMetric, Step, StepAlarm,
+    StepScalingSpec, TargetTrackingSpec,
 };
 use crate::time::SimDuration;
 
@@ -193,33 +194,26 @@ pub(super) fn validate_autoscaling(
     }
     let autoscaler = match policy.as_str() {
         "target_tracking" => {
-            let AutoscalerSpec::TargetTracking {
-                scale_out_cooldown,
-                scale_in_cooldown,
-                metric_period,
-                ..
-            } = AutoscalerSpec::target_tracking_default(metric, 1.0, min, max)
-            else {
-                unreachable!("target_tracking_default is target tracking")
-            };
-            AutoscalerSpec::TargetTracking {
-                metric,
-                target: target()?,
-                min,
-                max,
+            let defaults = TargetTrackingSpec::with_defaults(metric, target()?, min, max);
+            AutoscalerSpec::TargetTracking(TargetTrackingSpec {
                 scale_out_cooldown: duration(
                     &raw.scale_out_cooldown,
                     "scale_out_cooldown",
-                    scale_out_cooldown,
+                    defaults.scale_out_cooldown,
                 )?,
                 scale_in_cooldown: duration(
                     &raw.scale_in_cooldown,
                     "scale_in_cooldown",
-                    scale_in_cooldown,
+                    defaults.scale_in_cooldown,
                 )?,
-                disable_scale_in: raw.disable_scale_in.unwrap_or(false),
-                metric_period: duration(&raw.metric_period, "metric_period", metric_period)?,
-            }
+                disable_scale_in: raw.disable_scale_in.unwrap_or(defaults.disable_scale_in),
+                metric_period: duration(
+                    &raw.metric_period,
+                    "metric_period",
+                    defaults.metric_period,
+                )?,
+                ..defaults
+            })
         }
         "step_scaling" => {
             let adjustment_type = match raw.adjustment_type.as_deref() {
@@ -242,70 +236,57 @@ pub(super) fn validate_autoscaling(
                 .as_ref()
                 .map(|alarm| step_alarm(alarm, &format!("{path}.scale_in")))
                 .transpose()?;
-            let AutoscalerSpec::StepScaling {
-                cooldown,
-                metric_period,
-                ..
-            } = AutoscalerSpec::step_scaling_default(metric, min, max, adjustment_type, None, None)
-            else {
-                unreachable!("step_scaling_default is step scaling")
-            };
-            AutoscalerSpec::StepScaling {
+            let defaults = StepScalingSpec::with_defaults(
                 metric,
                 min,
                 max,
-                cooldown: duration(&raw.cooldown, "cooldown", cooldown)?,
-                metric_period: duration(&raw.metric_period, "metric_period", metric_period)?,
+                adjustment_type,
                 scale_out,
                 scale_in,
-                adjustment_type,
+            );
+            AutoscalerSpec::StepScaling(StepScalingSpec {
+                cooldown: duration(&raw.cooldown, "cooldown", defaults.cooldown)?,
+                metric_period: duration(
+                    &raw.metric_period,
+                    "metric_period",
+                    defaults.metric_period,
+                )?,
                 min_adjustment_magnitude: raw.min_adjustment_magnitude,
-            }
+                ..defaults
+            })
         }
         _ => {
-            let defaults = AutoscalerSpec::hpa_default(metric, 1.0, min, max);
-            let AutoscalerSpec::Hpa {
-                tolerance,
-                sync_period,
-                scale_down_stabilization,
-                scale_up_stabilization,
-                scale_up_limit_percent,
-                scale_up_limit_pods,
-                scale_down_limit_percent,
-                limit_period,
-                metric_period,
-                ..
-            } = defaults
-            else {
-                unreachable!("hpa_default is an HPA")
-            };
-            AutoscalerSpec::Hpa {
-                metric,
-                target: target()?,
-                min,
-                max,
-                tolerance: raw.tolerance.unwrap_or(tolerance),
-                sync_period: duration(&raw.sync_period, "sync_period", sync_period)?,
+            let defaults = HpaSpec::with_defaults(metric, target()?, min, max);
+            AutoscalerSpec::Hpa(HpaSpec {
+                tolerance: raw.tolerance.unwrap_or(defaults.tolerance),
+                sync_period: duration(&raw.sync_period, "sync_period", defaults.sync_period)?,
                 scale_down_stabilization: duration(
                     &raw.scale_down_stabilization,
                     "scale_down_stabilization",
-                    scale_down_stabilization,
+                    defaults.scale_down_stabilization,
                 )?,
                 scale_up_stabilization: duration(
                     &raw.scale_up_stabilization,
                     "scale_up_stabilization",
-                    scale_up_stabilization,
+                    defaults.scale_up_stabilization,
                 )?,
                 scale_up_limit_percent: raw
                     .scale_up_limit_percent
-                    .unwrap_or(scale_up_limit_percent),
-                scale_up_limit_pods: raw.scale_up_limit_pods.unwrap_or(scale_up_limit_pods),
+                    .unwrap_or(defaults.scale_up_limit_percent),
+                scale_up_limit_pods: raw
+                    .scale_up_limit_pods
+                    .unwrap_or(defaults.scale_up_limit_pods),
                 scale_down_limit_percent: raw
                     .scale_down_limit_percent
-                    .unwrap_or(scale_down_limit_percent),
-                limit_period: duration(&raw.limit_period, "limit_period", limit_period)?,
-                metric_period: duration(&raw.metric_period, "metric_period", metric_period)?,
-            }
+                    .unwrap_or(defaults.scale_down_limit_percent),
+                limit_period: duration(&raw.limit_period, "limit_period", defaults.limit_period)?,
+                metric_period: duration(
+                    &raw.metric_period,
+                    "metric_period",
+                    defaults.metric_period,
+                )?,
+                ..defaults
+            })
         }
     };
     autoscaler.validate().map_err(|(field, message)| {

@@ -34,7 +34,7 @@
 //!   applies to every metric.
 
 use super::{
-    AutoscalerSpec, EPSILON, ScaleDecision, ScalingMetric, ScalingView, ServiceAutoscaler,
+    AutoscalerSpec, EPSILON, HpaSpec, ScaleDecision, ScalingMetric, ScalingView, ServiceAutoscaler,
     ceil_count, clamp_count, latest_value, within_window,
 };
 use crate::time::{SimDuration, SimTime};
@@ -42,19 +42,8 @@ use crate::time::{SimDuration, SimTime};
 /// A Kubernetes HPA with its memory: recent recommendations and scale events.
 #[derive(Debug, Clone)]
 pub struct Hpa {
-    metric: ScalingMetric,
-    target: f64,
-    min: u32,
-    max: u32,
-    tolerance: f64,
-    sync_period: SimDuration,
-    scale_down_stabilization: SimDuration,
-    scale_up_stabilization: SimDuration,
-    scale_up_limit_percent: u32,
-    scale_up_limit_pods: u32,
-    scale_down_limit_percent: u32,
-    limit_period: SimDuration,
-    metric_period: SimDuration,
+    /// The validated parameters.
+    spec: HpaSpec,
     /// (time, recommended count), oldest first, within the longer stabilization window.
     recommendations: Vec<(SimTime, u32)>,
     /// (time, pods added), oldest first, within the limit period.
@@ -70,35 +59,9 @@ impl Hpa {
     pub fn from_spec(spec: &AutoscalerSpec) -> Result<Self, String> {
         spec.validate()
             .map_err(|(field, message)| format!("{field}: {message}"))?;
-        match *spec {
-            AutoscalerSpec::Hpa {
-                metric,
-                target,
-                min,
-                max,
-                tolerance,
-                sync_period,
-                scale_down_stabilization,
-                scale_up_stabilization,
-                scale_up_limit_percent,
-                scale_up_limit_pods,
-                scale_down_limit_percent,
-                limit_period,
-                metric_period,
-            } => Ok(Hpa {
-                metric,
-                target,
-                min,
-                max,
-                tolerance,
-                sync_period,
-                scale_down_stabilization,
-                scale_up_stabilization,
-                scale_up_limit_percent,
-                scale_up_limit_pods,
-                scale_down_limit_percent,
-                limit_period,
-                metric_period,
+        match spec {
+            AutoscalerSpec::Hpa(spec) => Ok(Hpa {
+                spec: spec.clone(),
                 recommendations: Vec::new(),
                 scale_ups: Vec::new(),
                 scale_downs: Vec::new(),
@@ -110,7 +73,7 @@ impl Hpa {
 
     /// True when `ratio` is within the tolerance of 1.
     fn within_tolerance(&self, ratio: f64) -> bool {
-        (ratio - 1.0).abs() <= self.tolerance + EPSILON
+        (ratio - 1.0).abs() <= self.spec.tolerance + EPSILON
     }
 
     /// The replica calculator's recommendation, before stabilization and limits.
@@ -138,7 +101,7 @@ impl Hpa {
     /// The pods ready for the whole period that ends at `period_end`: the ready count at the last
     /// sync at or before its start, capped by `ready_now` (now's count if no sync was that early).
     fn ready_throughout(&mut self, period_end: SimTime, ready_now: u32) -> u32 {
-        let start = SimTime(period_end.0.saturating_sub(self.metric_period.0));
+        let start = SimTime(period_end.0.saturating_sub(self.spec.metric_period.0));
         let before = self
             .ready_history
             .partition_point(|&(time, _)| time <= start);
@@ -155,9 +118,9 @@ impl Hpa {
     fn stabilize(&mut self, now: SimTime, current: u32, proposal: u32) -> u32 {
         let scaling_up = proposal >= current;
         let window = if scaling_up {
-            self.scale_up_stabilization
+            self.spec.scale_up_stabilization
         } else {
-            self.scale_down_stabilization
+            self.spec.scale_down_stabilization
         };
         let recent = self
             .recommendations
@@ -170,8 +133,9 @@ impl Hpa {
             recent.fold(proposal, u32::max)
         };
         let keep = self
+            .spec
             .scale_up_stabilization
-            .max(self.scale_down_stabilization);
+            .max(self.spec.scale_down_stabilization);
         self.recommendations
             .retain(|&(time, _)| within_window(time, now, keep));
         self.recommendations.push((now, proposal));
@@ -180,7 +144,7 @@ impl Hpa {
 
     /// Applies the scale-up and scale-down rate limits and min/max.
     fn limit(&mut self, now: SimTime, current: u32, wanted: u32) -> u32 {
-        let period = self.limit_period;
+        let period = self.spec.limit_period;
         self.scale_ups
             .retain(|&(time, _)| within_window(time, now, period));
         self.scale_downs
@@ -189,22 +153,22 @@ impl Hpa {
         let removed: i64 = self.scale_downs.iter().map(|&(_, n)| i64::from(n)).sum();
         let start = (i64::from(current) - added + removed).max(0);
         if wanted > current {
-            let percent = i64::from(self.scale_up_limit_percent);
+            let percent = i64::from(self.spec.scale_up_limit_percent);
             let by_percent = (start * (100 + percent) + 99) / 100;
-            let by_pods = start + i64::from(self.scale_up_limit_pods);
+            let by_pods = start + i64::from(self.spec.scale_up_limit_pods);
             let limit = by_percent.max(by_pods).max(i64::from(current));
             clamp_count(
                 i64::from(wanted),
-                self.min,
-                self.max.min(clamp_count(limit, 0, u32::MAX)),
+                self.spec.min,
+                self.spec.max.min(clamp_count(limit, 0, u32::MAX)),
             )
         } else if wanted < current {
-            let percent = i64::from(self.scale_down_limit_percent);
+            let percent = i64::from(self.spec.scale_down_limit_percent);
             let limit = (start * (100 - percent) / 100).min(i64::from(current));
             clamp_count(
                 i64::from(wanted),
-                self.min.max(clamp_count(limit, 0, u32::MAX)),
-                self.max,
+                self.spec.min.max(clamp_count(limit, 0, u32::MAX)),
+                self.spec.max,
             )
         } else {
             wanted
@@ -223,15 +187,15 @@ impl Hpa {
 
 impl ServiceAutoscaler for Hpa {
     fn metric(&self) -> ScalingMetric {
-        self.metric
+        self.spec.metric
     }
 
     fn metric_period(&self) -> SimDuration {
-        self.metric_period
+        self.spec.metric_period
     }
 
     fn evaluation_interval(&self) -> SimDuration {
-        self.sync_period
+        self.spec.sync_period
     }
 
     fn evaluate(&mut self, view: &ScalingView<'_>) -> Option<ScaleDecision> {
@@ -248,14 +212,14 @@ impl ServiceAutoscaler for Hpa {
         if current == 0 {
             return None;
         }
-        let bounded = current.clamp(self.min, self.max);
+        let bounded = current.clamp(self.spec.min, self.spec.max);
         if bounded != current {
             self.record(now, current, bounded);
             return Some(ScaleDecision {
                 desired: bounded,
                 reason: format!(
                     "hpa: current {current} is outside min {} / max {}",
-                    self.min, self.max
+                    self.spec.min, self.spec.max
                 ),
             });
         }
@@ -267,7 +231,7 @@ impl ServiceAutoscaler for Hpa {
         if ready == 0 {
             return None;
         }
-        let ratio = value / self.target;
+        let ratio = value / self.spec.target;
         let proposal = self.recommend(current, ratio, ready, view.running);
         let stabilized = self.stabilize(now, current, proposal);
         let desired = self.limit(now, current, stabilized);
@@ -277,8 +241,8 @@ impl ServiceAutoscaler for Hpa {
         self.record(now, current, desired);
         let mut reason = format!(
             "hpa: {} {value} / target {} = ratio {ratio:.3} over {ready} ready of {} running → {proposal}",
-            self.metric.name(),
-            self.target,
+            self.spec.metric.name(),
+            self.spec.target,
             view.running
         );
         if stabilized != proposal {
@@ -437,16 +401,12 @@ mod tests {
     /// within 15 s, then 5 → 2.
     #[test]
     fn scale_down_limit_percent() {
-        let mut spec = AutoscalerSpec::hpa_default(ScalingMetric::RequestsPerTarget, 100.0, 1, 100);
-        if let AutoscalerSpec::Hpa {
-            scale_down_stabilization,
-            scale_down_limit_percent,
-            ..
-        } = &mut spec
-        {
-            (*scale_down_stabilization, *scale_down_limit_percent) = (SimDuration::ZERO, 50);
-        }
-        let mut hpa = Hpa::from_spec(&spec).unwrap();
+        let spec = HpaSpec {
+            scale_down_stabilization: SimDuration::ZERO,
+            scale_down_limit_percent: 50,
+            ..HpaSpec::with_defaults(ScalingMetric::RequestsPerTarget, 100.0, 1, 100)
+        };
+        let mut hpa = Hpa::from_spec(&AutoscalerSpec::Hpa(spec)).unwrap();
         let table: [(u64, f64, u32, Option<u32>); 3] = [
             (15, 20.0, 10, Some(5)), // wants 2; ⌊10 × 0.5⌋ = 5
             (20, 20.0, 5, None),     // the period started at 10: ⌊10 × 0.5⌋ = 5

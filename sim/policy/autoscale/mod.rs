@@ -30,7 +30,8 @@ pub use spec::{
     AWS_COOLDOWN, AdjustmentType, AutoscalerSpec, CLOUDWATCH_PERIOD, Comparison, FieldError,
     HPA_LIMIT_PERIOD, HPA_METRIC_PERIOD, HPA_SCALE_DOWN_LIMIT_PERCENT,
     HPA_SCALE_DOWN_STABILIZATION, HPA_SCALE_UP_LIMIT_PERCENT, HPA_SCALE_UP_LIMIT_PODS,
-    HPA_SCALE_UP_STABILIZATION, HPA_SYNC_PERIOD, HPA_TOLERANCE, Step, StepAlarm,
+    HPA_SCALE_UP_STABILIZATION, HPA_SYNC_PERIOD, HPA_TOLERANCE, HpaSpec, Step, StepAlarm,
+    StepScalingSpec, TargetTrackingSpec,
 };
 pub use step_scaling::{StepScaling, capacity_change};
 pub use target_tracking::{

@@ -55,9 +55,9 @@ impl Registry {
     /// A fresh autoscaler for `spec`; an error for invalid parameters or an unknown custom name.
     pub fn build(&self, spec: &AutoscalerSpec) -> Result<Box<dyn ServiceAutoscaler>, String> {
         Ok(match spec {
-            AutoscalerSpec::TargetTracking { .. } => Box::new(TargetTracking::from_spec(spec)?),
-            AutoscalerSpec::StepScaling { .. } => Box::new(StepScaling::from_spec(spec)?),
-            AutoscalerSpec::Hpa { .. } => Box::new(Hpa::from_spec(spec)?),
+            AutoscalerSpec::TargetTracking(_) => Box::new(TargetTracking::from_spec(spec)?),
+            AutoscalerSpec::StepScaling(_) => Box::new(StepScaling::from_spec(spec)?),
+            AutoscalerSpec::Hpa(_) => Box::new(Hpa::from_spec(spec)?),
             AutoscalerSpec::Custom { name } => match self.named.build(name) {
                 Some(autoscaler) => autoscaler,
                 None if self.named.is_empty() => {

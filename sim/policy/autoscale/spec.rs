@@ -252,82 +252,94 @@ impl AdjustmentType {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AutoscalerSpec {
     /// ECS target tracking: alarms at target (3 datapoints) and 0.9 × target (15), proportional step.
-    TargetTracking {
-        /// The watched metric.
-        metric: ScalingMetric,
-        /// The value to hold the metric at (a fraction in (0, 1] for `cpu_utilization`).
-        target: f64,
-        /// Fewest tasks.
-        min: u32,
-        /// Most tasks.
-        max: u32,
-        /// After a scale-out, further scale-out only beyond what it set (default 300 s).
-        scale_out_cooldown: SimDuration,
-        /// No scale-in within this long after the last scale activity (default 300 s).
-        scale_in_cooldown: SimDuration,
-        /// Never remove tasks.
-        disable_scale_in: bool,
-        /// Datapoint period (default 60 s, CloudWatch standard resolution).
-        metric_period: SimDuration,
-    },
+    TargetTracking(TargetTrackingSpec),
     /// ECS step scaling: M-of-N alarms with step adjustments relative to their thresholds.
-    StepScaling {
-        /// The watched metric.
-        metric: ScalingMetric,
-        /// Fewest tasks.
-        min: u32,
-        /// Most tasks.
-        max: u32,
-        /// Scale-out beyond the last one only, and no scale-in, within this long (default 300 s).
-        cooldown: SimDuration,
-        /// Datapoint period (default 60 s).
-        metric_period: SimDuration,
-        /// The alarm whose steps add capacity, if any.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        scale_out: Option<StepAlarm>,
-        /// The alarm whose steps remove capacity, if any.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        scale_in: Option<StepAlarm>,
-        /// How step adjustments are read.
-        adjustment_type: AdjustmentType,
-        /// The smallest change a percent adjustment makes (`PercentChangeInCapacity` only).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        min_adjustment_magnitude: Option<u32>,
-    },
+    StepScaling(StepScalingSpec),
     /// Kubernetes HorizontalPodAutoscaler with its default behavior.
-    Hpa {
-        /// The watched metric.
-        metric: ScalingMetric,
-        /// The value to hold the metric at (a fraction in (0, 1] for `cpu_utilization`).
-        target: f64,
-        /// Fewest pods (≥ 1).
-        min: u32,
-        /// Most pods.
-        max: u32,
-        /// No change while |metric / target − 1| ≤ tolerance (default 0.1).
-        tolerance: f64,
-        /// Evaluation interval (default 15 s).
-        sync_period: SimDuration,
-        /// Scale down to the highest recommendation of this window (default 300 s).
-        scale_down_stabilization: SimDuration,
-        /// Scale up to the lowest recommendation of this window (default 0 s).
-        scale_up_stabilization: SimDuration,
-        /// Scale-up limit: this percent of the count at the period's start (default 100).
-        scale_up_limit_percent: u32,
-        /// Scale-up limit: this many pods (default 4); the larger of the two limits applies.
-        scale_up_limit_pods: u32,
-        /// Scale-down limit: this percent of the count at the period's start (default 100).
-        scale_down_limit_percent: u32,
-        /// The period of both limits (default 15 s).
-        limit_period: SimDuration,
-        /// Datapoint period (default 15 s).
-        metric_period: SimDuration,
-    },
+    Hpa(HpaSpec),
     /// An autoscaler registered by name in the registry.
     Custom {
         /// The registered name.
         name: String,
     },
+}
+
+/// The parameters of ECS target tracking ([`AutoscalerSpec::TargetTracking`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TargetTrackingSpec {
+    /// The watched metric.
+    pub metric: ScalingMetric,
+    /// The value to hold the metric at (a fraction in (0, 1] for `cpu_utilization`).
+    pub target: f64,
+    /// Fewest tasks.
+    pub min: u32,
+    /// Most tasks.
+    pub max: u32,
+    /// After a scale-out, further scale-out only beyond what it set (default 300 s).
+    pub scale_out_cooldown: SimDuration,
+    /// No scale-in within this long after the last scale activity (default 300 s).
+    pub scale_in_cooldown: SimDuration,
+    /// Never remove tasks.
+    pub disable_scale_in: bool,
+    /// Datapoint period (default 60 s, CloudWatch standard resolution).
+    pub metric_period: SimDuration,
+}
+
+/// The parameters of ECS step scaling ([`AutoscalerSpec::StepScaling`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepScalingSpec {
+    /// The watched metric.
+    pub metric: ScalingMetric,
+    /// Fewest tasks.
+    pub min: u32,
+    /// Most tasks.
+    pub max: u32,
+    /// Scale-out beyond the last one only, and no scale-in, within this long (default 300 s).
+    pub cooldown: SimDuration,
+    /// Datapoint period (default 60 s).
+    pub metric_period: SimDuration,
+    /// The alarm whose steps add capacity, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale_out: Option<StepAlarm>,
+    /// The alarm whose steps remove capacity, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale_in: Option<StepAlarm>,
+    /// How step adjustments are read.
+    pub adjustment_type: AdjustmentType,
+    /// The smallest change a percent adjustment makes (`PercentChangeInCapacity` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_adjustment_magnitude: Option<u32>,
+}
+
+/// The parameters of a Kubernetes HPA ([`AutoscalerSpec::Hpa`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HpaSpec {
+    /// The watched metric.
+    pub metric: ScalingMetric,
+    /// The value to hold the metric at (a fraction in (0, 1] for `cpu_utilization`).
+    pub target: f64,
+    /// Fewest pods (≥ 1).
+    pub min: u32,
+    /// Most pods.
+    pub max: u32,
+    /// No change while |metric / target − 1| ≤ tolerance (default 0.1).
+    pub tolerance: f64,
+    /// Evaluation interval (default 15 s).
+    pub sync_period: SimDuration,
+    /// Scale down to the highest recommendation of this window (default 300 s).
+    pub scale_down_stabilization: SimDuration,
+    /// Scale up to the lowest recommendation of this window (default 0 s).
+    pub scale_up_stabilization: SimDuration,
+    /// Scale-up limit: this percent of the count at the period's start (default 100).
+    pub scale_up_limit_percent: u32,
+    /// Scale-up limit: this many pods (default 4); the larger of the two limits applies.
+    pub scale_up_limit_pods: u32,
+    /// Scale-down limit: this percent of the count at the period's start (default 100).
+    pub scale_down_limit_percent: u32,
+    /// The period of both limits (default 15 s).
+    pub limit_period: SimDuration,
+    /// Datapoint period (default 15 s).
+    pub metric_period: SimDuration,
 }
 
 impl AutoscalerSpec {
@@ -336,16 +348,7 @@ impl AutoscalerSpec {
 
     /// ECS target tracking with AWS's defaults: cooldowns 300 s, scale-in enabled, 60 s datapoints.
     pub fn target_tracking_default(metric: ScalingMetric, target: f64, min: u32, max: u32) -> Self {
-        AutoscalerSpec::TargetTracking {
-            metric,
-            target,
-            min,
-            max,
-            scale_out_cooldown: AWS_COOLDOWN,
-            scale_in_cooldown: AWS_COOLDOWN,
-            disable_scale_in: false,
-            metric_period: CLOUDWATCH_PERIOD,
-        }
+        AutoscalerSpec::TargetTracking(TargetTrackingSpec::with_defaults(metric, target, min, max))
     }
 
     /// ECS step scaling with AWS's defaults: cooldown 300 s, 60 s datapoints, no minimum magnitude.
@@ -357,7 +360,131 @@ impl AutoscalerSpec {
         scale_out: Option<StepAlarm>,
         scale_in: Option<StepAlarm>,
     ) -> Self {
-        AutoscalerSpec::StepScaling {
+        AutoscalerSpec::StepScaling(StepScalingSpec::with_defaults(
+            metric,
+            min,
+            max,
+            adjustment_type,
+            scale_out,
+            scale_in,
+        ))
+    }
+
+    /// A Kubernetes HPA with the default behavior (see the module table).
+    pub fn hpa_default(metric: ScalingMetric, target: f64, min: u32, max: u32) -> Self {
+        AutoscalerSpec::Hpa(HpaSpec::with_defaults(metric, target, min, max))
+    }
+
+    /// An autoscaler registered under `name`.
+    pub fn custom(name: &str) -> Self {
+        AutoscalerSpec::Custom {
+            name: name.to_string(),
+        }
+    }
+
+    /// The kind's name: one of [`AutoscalerSpec::KINDS`].
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            AutoscalerSpec::TargetTracking(_) => "target_tracking",
+            AutoscalerSpec::StepScaling(_) => "step_scaling",
+            AutoscalerSpec::Hpa(_) => "hpa",
+            AutoscalerSpec::Custom { .. } => "custom",
+        }
+    }
+
+    /// The watched metric (`None` for a custom autoscaler: ask the built autoscaler).
+    pub fn metric(&self) -> Option<ScalingMetric> {
+        match self {
+            AutoscalerSpec::TargetTracking(spec) => Some(spec.metric),
+            AutoscalerSpec::StepScaling(spec) => Some(spec.metric),
+            AutoscalerSpec::Hpa(spec) => Some(spec.metric),
+            AutoscalerSpec::Custom { .. } => None,
+        }
+    }
+
+    /// (min, max) task counts (`None` for a custom autoscaler).
+    pub fn bounds(&self) -> Option<(u32, u32)> {
+        match self {
+            AutoscalerSpec::TargetTracking(spec) => Some((spec.min, spec.max)),
+            AutoscalerSpec::StepScaling(spec) => Some((spec.min, spec.max)),
+            AutoscalerSpec::Hpa(spec) => Some((spec.min, spec.max)),
+            AutoscalerSpec::Custom { .. } => None,
+        }
+    }
+
+    /// How many of the latest datapoints the autoscaler reads at most (the model may keep only
+    /// these): 15 for target tracking, the longest alarm for step scaling, 1 for HPA; `None` for
+    /// a custom autoscaler.
+    pub fn datapoints_needed(&self) -> Option<usize> {
+        match self {
+            AutoscalerSpec::TargetTracking(_) => Some(super::target_tracking::SCALE_IN_DATAPOINTS),
+            AutoscalerSpec::StepScaling(spec) => Some(
+                [&spec.scale_out, &spec.scale_in]
+                    .into_iter()
+                    .flatten()
+                    .map(|alarm| alarm.evaluation_periods as usize)
+                    .max()
+                    .unwrap_or(1),
+            ),
+            AutoscalerSpec::Hpa(_) => Some(1),
+            AutoscalerSpec::Custom { .. } => None,
+        }
+    }
+
+    /// Checks every parameter; the error names the offending field (relative path) and why.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        match self {
+            AutoscalerSpec::TargetTracking(spec) => spec.validate(),
+            AutoscalerSpec::StepScaling(spec) => spec.validate(),
+            AutoscalerSpec::Hpa(spec) => spec.validate(),
+            AutoscalerSpec::Custom { name } => {
+                if name.trim().is_empty() {
+                    Err(field(
+                        "name",
+                        "a custom autoscaler needs its registered name",
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+impl TargetTrackingSpec {
+    /// Target tracking with AWS's defaults: cooldowns 300 s, scale-in enabled, 60 s datapoints.
+    pub fn with_defaults(metric: ScalingMetric, target: f64, min: u32, max: u32) -> Self {
+        TargetTrackingSpec {
+            metric,
+            target,
+            min,
+            max,
+            scale_out_cooldown: AWS_COOLDOWN,
+            scale_in_cooldown: AWS_COOLDOWN,
+            disable_scale_in: false,
+            metric_period: CLOUDWATCH_PERIOD,
+        }
+    }
+
+    /// Checks every parameter; the error names the offending field (relative path) and why.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        check_bounds(self.min, self.max)?;
+        check_target(self.metric, self.target)?;
+        check_positive(self.metric_period, "metric_period")
+    }
+}
+
+impl StepScalingSpec {
+    /// Step scaling with AWS's defaults: cooldown 300 s, 60 s datapoints, no minimum magnitude.
+    pub fn with_defaults(
+        metric: ScalingMetric,
+        min: u32,
+        max: u32,
+        adjustment_type: AdjustmentType,
+        scale_out: Option<StepAlarm>,
+        scale_in: Option<StepAlarm>,
+    ) -> Self {
+        StepScalingSpec {
             metric,
             min,
             max,
@@ -370,9 +497,43 @@ impl AutoscalerSpec {
         }
     }
 
-    /// A Kubernetes HPA with the default behavior (see the module table).
-    pub fn hpa_default(metric: ScalingMetric, target: f64, min: u32, max: u32) -> Self {
-        AutoscalerSpec::Hpa {
+    /// Checks every parameter; the error names the offending field (relative path) and why.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        check_bounds(self.min, self.max)?;
+        check_positive(self.metric_period, "metric_period")?;
+        if self.scale_out.is_none() && self.scale_in.is_none() {
+            return Err(field(
+                "scale_out",
+                "step scaling needs a scale_out alarm, a scale_in alarm, or both",
+            ));
+        }
+        for (path, alarm) in [("scale_out", &self.scale_out), ("scale_in", &self.scale_in)] {
+            if let Some(alarm) = alarm {
+                check_alarm(alarm, path, self.metric, self.adjustment_type)?;
+            }
+        }
+        match (self.min_adjustment_magnitude, self.adjustment_type) {
+            (None, _) => Ok(()),
+            (Some(0), _) => Err(field(
+                "min_adjustment_magnitude",
+                "must be at least 1 (leave it out for no minimum)",
+            )),
+            (Some(_), AdjustmentType::PercentChangeInCapacity) => Ok(()),
+            (Some(_), other) => Err(field(
+                "min_adjustment_magnitude",
+                &format!(
+                    "applies only to PercentChangeInCapacity, not {}",
+                    other.name()
+                ),
+            )),
+        }
+    }
+}
+
+impl HpaSpec {
+    /// An HPA with the default behavior (see the module table).
+    pub fn with_defaults(metric: ScalingMetric, target: f64, min: u32, max: u32) -> Self {
+        HpaSpec {
             metric,
             target,
             min,
@@ -389,279 +550,140 @@ impl AutoscalerSpec {
         }
     }
 
-    /// An autoscaler registered under `name`.
-    pub fn custom(name: &str) -> Self {
-        AutoscalerSpec::Custom {
-            name: name.to_string(),
-        }
-    }
-
-    /// The kind's name: one of [`AutoscalerSpec::KINDS`].
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            AutoscalerSpec::TargetTracking { .. } => "target_tracking",
-            AutoscalerSpec::StepScaling { .. } => "step_scaling",
-            AutoscalerSpec::Hpa { .. } => "hpa",
-            AutoscalerSpec::Custom { .. } => "custom",
-        }
-    }
-
-    /// The watched metric (`None` for a custom autoscaler: ask the built autoscaler).
-    pub fn metric(&self) -> Option<ScalingMetric> {
-        match self {
-            AutoscalerSpec::TargetTracking { metric, .. }
-            | AutoscalerSpec::StepScaling { metric, .. }
-            | AutoscalerSpec::Hpa { metric, .. } => Some(*metric),
-            AutoscalerSpec::Custom { .. } => None,
-        }
-    }
-
-    /// (min, max) task counts (`None` for a custom autoscaler).
-    pub fn bounds(&self) -> Option<(u32, u32)> {
-        match self {
-            AutoscalerSpec::TargetTracking { min, max, .. }
-            | AutoscalerSpec::StepScaling { min, max, .. }
-            | AutoscalerSpec::Hpa { min, max, .. } => Some((*min, *max)),
-            AutoscalerSpec::Custom { .. } => None,
-        }
-    }
-
-    /// How many of the latest datapoints the autoscaler reads at most (the model may keep only
-    /// these): 15 for target tracking, the longest alarm for step scaling, 1 for HPA; `None` for
-    /// a custom autoscaler.
-    pub fn datapoints_needed(&self) -> Option<usize> {
-        match self {
-            AutoscalerSpec::TargetTracking { .. } => {
-                Some(super::target_tracking::SCALE_IN_DATAPOINTS)
-            }
-            AutoscalerSpec::StepScaling {
-                scale_out,
-                scale_in,
-                ..
-            } => Some(
-                [scale_out, scale_in]
-                    .into_iter()
-                    .flatten()
-                    .map(|alarm| alarm.evaluation_periods as usize)
-                    .max()
-                    .unwrap_or(1),
-            ),
-            AutoscalerSpec::Hpa { .. } => Some(1),
-            AutoscalerSpec::Custom { .. } => None,
-        }
-    }
-
     /// Checks every parameter; the error names the offending field (relative path) and why.
     pub fn validate(&self) -> Result<(), FieldError> {
-        match self {
-            AutoscalerSpec::TargetTracking {
-                metric,
-                target,
-                min,
-                max,
-                metric_period,
-                ..
-            } => {
-                check_bounds(*min, *max)?;
-                check_target(*metric, *target)?;
-                check_positive(*metric_period, "metric_period")
-            }
-            AutoscalerSpec::StepScaling {
-                metric,
-                min,
-                max,
-                metric_period,
-                scale_out,
-                scale_in,
-                adjustment_type,
-                min_adjustment_magnitude,
-                ..
-            } => {
-                check_bounds(*min, *max)?;
-                check_positive(*metric_period, "metric_period")?;
-                if scale_out.is_none() && scale_in.is_none() {
-                    return Err(field(
-                        "scale_out",
-                        "step scaling needs a scale_out alarm, a scale_in alarm, or both",
-                    ));
-                }
-                for (path, alarm) in [("scale_out", scale_out), ("scale_in", scale_in)] {
-                    if let Some(alarm) = alarm {
-                        check_alarm(alarm, path, *metric, *adjustment_type)?;
-                    }
-                }
-                match (min_adjustment_magnitude, adjustment_type) {
-                    (None, _) => Ok(()),
-                    (Some(0), _) => Err(field(
-                        "min_adjustment_magnitude",
-                        "must be at least 1 (leave it out for no minimum)",
-                    )),
-                    (Some(_), AdjustmentType::PercentChangeInCapacity) => Ok(()),
-                    (Some(_), other) => Err(field(
-                        "min_adjustment_magnitude",
-                        &format!(
-                            "applies only to PercentChangeInCapacity, not {}",
-                            other.name()
-                        ),
-                    )),
-                }
-            }
-            AutoscalerSpec::Hpa {
-                metric,
-                target,
-                min,
-                max,
-                tolerance,
-                sync_period,
-                scale_down_stabilization,
-                scale_up_stabilization,
-                scale_up_limit_percent,
-                scale_up_limit_pods,
-                scale_down_limit_percent,
-                limit_period,
-                metric_period,
-            } => {
-                if *min == 0 {
-                    return Err(field(
-                        "min",
-                        "an HPA needs at least 1 pod (scaling to zero is Kubernetes' alpha \
-                         HPAScaleToZero feature)",
-                    ));
-                }
-                check_bounds(*min, *max)?;
-                check_target(*metric, *target)?;
-                if !(tolerance.is_finite() && (0.0..1.0).contains(tolerance)) {
-                    return Err(field(
-                        "tolerance",
-                        &format!("must be in [0, 1), e.g. 0.1 for 10 %; got {tolerance}"),
-                    ));
-                }
-                check_positive(*sync_period, "sync_period")?;
-                check_positive(*metric_period, "metric_period")?;
-                check_positive(*limit_period, "limit_period")?;
-                if *limit_period > HPA_MAX_LIMIT_PERIOD {
-                    return Err(field(
-                        "limit_period",
-                        &format!(
-                            "must be at most 30m (Kubernetes periodSeconds ≤ 1800); got {limit_period}"
-                        ),
-                    ));
-                }
-                for (window, path) in [
-                    (scale_down_stabilization, "scale_down_stabilization"),
-                    (scale_up_stabilization, "scale_up_stabilization"),
-                ] {
-                    if *window > HPA_MAX_STABILIZATION {
-                        return Err(field(
-                            path,
-                            &format!(
-                                "must be at most 1h (Kubernetes stabilizationWindowSeconds ≤ 3600); got {window}"
-                            ),
-                        ));
-                    }
-                }
-                if *scale_up_limit_percent == 0 && *scale_up_limit_pods == 0 {
-                    return Err(field(
-                        "scale_up_limit_percent",
-                        "scale_up_limit_percent and scale_up_limit_pods are both 0: the HPA could \
-                         never scale up",
-                    ));
-                }
-                if !(1..=100).contains(scale_down_limit_percent) {
-                    return Err(field(
-                        "scale_down_limit_percent",
-                        &format!("must be in 1..=100; got {scale_down_limit_percent}"),
-                    ));
-                }
-                Ok(())
-            }
-            AutoscalerSpec::Custom { name } => {
-                if name.trim().is_empty() {
-                    Err(field(
-                        "name",
-                        "a custom autoscaler needs its registered name",
-                    ))
-                } else {
-                    Ok(())
-                }
+        if self.min == 0 {
+            return Err(field(
+                "min",
+                "an HPA needs at least 1 pod (scaling to zero is Kubernetes' alpha \
+                 HPAScaleToZero feature)",
+            ));
+        }
+        check_bounds(self.min, self.max)?;
+        check_target(self.metric, self.target)?;
+        let tolerance = self.tolerance;
+        if !(tolerance.is_finite() && (0.0..1.0).contains(&tolerance)) {
+            return Err(field(
+                "tolerance",
+                &format!("must be in [0, 1), e.g. 0.1 for 10 %; got {tolerance}"),
+            ));
+        }
+        check_positive(self.sync_period, "sync_period")?;
+        check_positive(self.metric_period, "metric_period")?;
+        check_positive(self.limit_period, "limit_period")?;
+        let limit_period = self.limit_period;
+        if limit_period > HPA_MAX_LIMIT_PERIOD {
+            return Err(field(
+                "limit_period",
+                &format!(
+                    "must be at most 30m (Kubernetes periodSeconds ≤ 1800); got {limit_period}"
+                ),
+            ));
+        }
+        for (window, path) in [
+            (self.scale_down_stabilization, "scale_down_stabilization"),
+            (self.scale_up_stabilization, "scale_up_stabilization"),
+        ] {
+            if window > HPA_MAX_STABILIZATION {
+                return Err(field(
+                    path,
+                    &format!(
+                        "must be at most 1h (Kubernetes stabilizationWindowSeconds ≤ 3600); got {window}"
+                    ),
+                ));
             }
         }
+        if self.scale_up_limit_percent == 0 && self.scale_up_limit_pods == 0 {
+            return Err(field(
+                "scale_up_limit_percent",
+                "scale_up_limit_percent and scale_up_limit_pods are both 0: the HPA could \
+                 never scale up",
+            ));
+        }
+        let scale_down_limit_percent = self.scale_down_limit_percent;
+        if !(1..=100).contains(&scale_down_limit_percent) {
+            return Err(field(
+                "scale_down_limit_percent",
+                &format!("must be in 1..=100; got {scale_down_limit_percent}"),
+            ));
+        }
+        Ok(())
     }
 }
 
 impl fmt::Display for AutoscalerSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AutoscalerSpec::TargetTracking {
-                metric,
-                target,
-                min,
-                max,
-                scale_out_cooldown,
-                scale_in_cooldown,
-                disable_scale_in,
-                metric_period,
-            } => {
-                write!(
-                    f,
-                    "target_tracking {}={target} tasks {min}..{max} cooldown out {scale_out_cooldown} \
-                     in {scale_in_cooldown} period {metric_period}",
-                    metric.name()
-                )?;
-                if *disable_scale_in {
-                    write!(f, " (scale-in disabled)")?;
-                }
-                Ok(())
-            }
-            AutoscalerSpec::StepScaling {
-                metric,
-                min,
-                max,
-                cooldown,
-                metric_period,
-                scale_out,
-                scale_in,
-                adjustment_type,
-                ..
-            } => {
-                write!(
-                    f,
-                    "step_scaling {} tasks {min}..{max} {} cooldown {cooldown} period {metric_period}",
-                    metric.name(),
-                    adjustment_type.name()
-                )?;
-                for (name, alarm) in [("out", scale_out), ("in", scale_in)] {
-                    if let Some(alarm) = alarm {
-                        write!(
-                            f,
-                            " {name} when {} {} ({}/{}, {} steps)",
-                            alarm.comparison,
-                            alarm.threshold,
-                            alarm.datapoints_to_alarm,
-                            alarm.evaluation_periods,
-                            alarm.steps.len()
-                        )?;
-                    }
-                }
-                Ok(())
-            }
-            AutoscalerSpec::Hpa {
-                metric,
-                target,
-                min,
-                max,
-                tolerance,
-                sync_period,
-                scale_down_stabilization,
-                ..
-            } => write!(
-                f,
-                "hpa {}={target} pods {min}..{max} tolerance {tolerance} sync {sync_period} \
-                 scale-down stabilization {scale_down_stabilization}",
-                metric.name()
-            ),
+            AutoscalerSpec::TargetTracking(spec) => fmt::Display::fmt(spec, f),
+            AutoscalerSpec::StepScaling(spec) => fmt::Display::fmt(spec, f),
+            AutoscalerSpec::Hpa(spec) => fmt::Display::fmt(spec, f),
             AutoscalerSpec::Custom { name } => write!(f, "custom {name}"),
         }
+    }
+}
+
+impl fmt::Display for TargetTrackingSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "target_tracking {}={} tasks {}..{} cooldown out {} in {} period {}",
+            self.metric.name(),
+            self.target,
+            self.min,
+            self.max,
+            self.scale_out_cooldown,
+            self.scale_in_cooldown,
+            self.metric_period
+        )?;
+        if self.disable_scale_in {
+            write!(f, " (scale-in disabled)")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for StepScalingSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "step_scaling {} tasks {}..{} {} cooldown {} period {}",
+            self.metric.name(),
+            self.min,
+            self.max,
+            self.adjustment_type.name(),
+            self.cooldown,
+            self.metric_period
+        )?;
+        for (name, alarm) in [("out", &self.scale_out), ("in", &self.scale_in)] {
+            if let Some(alarm) = alarm {
+                write!(
+                    f,
+                    " {name} when {} {} ({}/{}, {} steps)",
+                    alarm.comparison,
+                    alarm.threshold,
+                    alarm.datapoints_to_alarm,
+                    alarm.evaluation_periods,
+                    alarm.steps.len()
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for HpaSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "hpa {}={} pods {}..{} tolerance {} sync {} scale-down stabilization {}",
+            self.metric.name(),
+            self.target,
+            self.min,
+            self.max,
+            self.tolerance,
+            self.sync_period,
+            self.scale_down_stabilization
+        )
     }
 }
 
@@ -877,148 +899,121 @@ mod tests {
         Step::new(lower, upper, adjustment)
     }
 
-    /// The step-scaling parameters a validation case edits.
-    struct Parts {
-        min: u32,
-        max: u32,
-        period: SimDuration,
-        out: Option<StepAlarm>,
-        inward: Option<StepAlarm>,
-        kind: AdjustmentType,
-        magnitude: Option<u32>,
+    /// The AAS user guide's example: threshold 50, PercentChangeInCapacity.
+    fn aws_example() -> StepScalingSpec {
+        StepScalingSpec::with_defaults(
+            RequestsPerTarget,
+            1,
+            100,
+            AdjustmentType::PercentChangeInCapacity,
+            Some(StepAlarm::new(
+                Comparison::Greater,
+                50.0,
+                vec![
+                    step(Some(0.0), Some(10.0), 0.0),
+                    step(Some(10.0), Some(20.0), 10.0),
+                    step(Some(20.0), None, 30.0),
+                ],
+            )),
+            Some(StepAlarm::new(
+                Comparison::Less,
+                50.0,
+                vec![
+                    step(Some(-10.0), Some(0.0), 0.0),
+                    step(Some(-20.0), Some(-10.0), -10.0),
+                    step(None, Some(-20.0), -30.0),
+                ],
+            )),
+        )
     }
 
-    impl Parts {
-        /// The AAS user guide's example: threshold 50, PercentChangeInCapacity.
-        fn aws() -> Self {
-            Parts {
-                min: 1,
-                max: 100,
-                period: CLOUDWATCH_PERIOD,
-                out: Some(StepAlarm::new(
-                    Comparison::Greater,
-                    50.0,
-                    vec![
-                        step(Some(0.0), Some(10.0), 0.0),
-                        step(Some(10.0), Some(20.0), 10.0),
-                        step(Some(20.0), None, 30.0),
-                    ],
-                )),
-                inward: Some(StepAlarm::new(
-                    Comparison::Less,
-                    50.0,
-                    vec![
-                        step(Some(-10.0), Some(0.0), 0.0),
-                        step(Some(-20.0), Some(-10.0), -10.0),
-                        step(None, Some(-20.0), -30.0),
-                    ],
-                )),
-                kind: AdjustmentType::PercentChangeInCapacity,
-                magnitude: None,
-            }
-        }
-
-        fn out(&mut self) -> &mut StepAlarm {
-            self.out.as_mut().unwrap()
-        }
-
-        fn inward(&mut self) -> &mut StepAlarm {
-            self.inward.as_mut().unwrap()
-        }
-
-        fn spec(self) -> AutoscalerSpec {
-            AutoscalerSpec::StepScaling {
-                metric: RequestsPerTarget,
-                min: self.min,
-                max: self.max,
-                cooldown: AWS_COOLDOWN,
-                metric_period: self.period,
-                scale_out: self.out,
-                scale_in: self.inward,
-                adjustment_type: self.kind,
-                min_adjustment_magnitude: self.magnitude,
-            }
-        }
+    /// The scale-out alarm of a case being edited.
+    fn out(spec: &mut StepScalingSpec) -> &mut StepAlarm {
+        spec.scale_out.as_mut().unwrap()
     }
 
-    fn aws_example() -> AutoscalerSpec {
-        Parts::aws().spec()
+    /// The scale-in alarm of a case being edited.
+    fn inward(spec: &mut StepScalingSpec) -> &mut StepAlarm {
+        spec.scale_in.as_mut().unwrap()
     }
 
     /// (case, edit of the AWS example, expected error field or None)
     #[test]
     fn step_validation_table() {
-        type Case = (&'static str, fn(&mut Parts), Option<&'static str>);
+        type Case = (&'static str, fn(&mut StepScalingSpec), Option<&'static str>);
         let table: [Case; 16] = [
             ("the AWS example", |_| {}, None),
             ("min > max", |p| p.min = 101, Some("min")),
             ("max 0", |p| (p.min, p.max) = (0, 0), Some("max")),
             (
                 "zero period",
-                |p| p.period = SimDuration::ZERO,
+                |p| p.metric_period = SimDuration::ZERO,
                 Some("metric_period"),
             ),
             (
                 "no alarm",
-                |p| (p.out, p.inward) = (None, None),
+                |p| (p.scale_out, p.scale_in) = (None, None),
                 Some("scale_out"),
             ),
-            ("scale-out only", |p| p.inward = None, None),
+            ("scale-out only", |p| p.scale_in = None, None),
             (
                 "overlap",
-                |p| p.out().steps[1].lower = Some(5.0),
+                |p| out(p).steps[1].lower = Some(5.0),
                 Some("scale_out.steps[1].lower"),
             ),
             (
                 "gap",
-                |p| p.out().steps[2].lower = Some(25.0),
+                |p| out(p).steps[2].lower = Some(25.0),
                 Some("scale_out.steps[2].lower"),
             ),
             (
                 "two open tops",
-                |p| p.out().steps[1].upper = None,
+                |p| out(p).steps[1].upper = None,
                 Some("scale_out.steps[1].upper"),
             ),
             (
                 "closed top > 0",
-                |p| p.out().steps[2].upper = Some(40.0),
+                |p| out(p).steps[2].upper = Some(40.0),
                 Some("scale_out.steps[2].upper"),
             ),
             (
                 "closed bottom < 0",
-                |p| p.inward().steps[2].lower = Some(-40.0),
+                |p| inward(p).steps[2].lower = Some(-40.0),
                 Some("scale_in.steps[2].lower"),
             ),
             (
                 "lower ≥ upper",
-                |p| p.out().steps[0].upper = Some(-1.0),
+                |p| out(p).steps[0].upper = Some(-1.0),
                 Some("scale_out.steps[0].upper"),
             ),
             (
                 "fractional",
-                |p| p.out().steps[1].adjustment = 2.5,
+                |p| out(p).steps[1].adjustment = 2.5,
                 Some("scale_out.steps[1].adjustment"),
             ),
             (
                 "below −100 %",
-                |p| p.inward().steps[2].adjustment = -150.0,
+                |p| inward(p).steps[2].adjustment = -150.0,
                 Some("scale_in.steps[2].adjustment"),
             ),
             (
                 "M > N",
-                |p| p.out().datapoints_to_alarm = 2,
+                |p| out(p).datapoints_to_alarm = 2,
                 Some("scale_out.datapoints_to_alarm"),
             ),
             (
                 "magnitude without percent",
-                |p| (p.kind, p.magnitude) = (AdjustmentType::ChangeInCapacity, Some(2)),
+                |p| {
+                    (p.adjustment_type, p.min_adjustment_magnitude) =
+                        (AdjustmentType::ChangeInCapacity, Some(2))
+                },
                 Some("min_adjustment_magnitude"),
             ),
         ];
         for (case, edit, expected) in table {
-            let mut parts = Parts::aws();
-            edit(&mut parts);
-            let got = parts.spec().validate().err();
+            let mut spec = aws_example();
+            edit(&mut spec);
+            let got = AutoscalerSpec::StepScaling(spec).validate().err();
             assert_eq!(
                 got.as_ref().map(|(field, _)| field.as_str()),
                 expected,
@@ -1032,22 +1027,19 @@ mod tests {
     fn target_and_hpa_validation_table() {
         let tt = AutoscalerSpec::target_tracking_default;
         let hpa = AutoscalerSpec::hpa_default;
-        let mut zero_sync = hpa(CpuUtilization, 0.5, 1, 10);
-        if let AutoscalerSpec::Hpa { sync_period, .. } = &mut zero_sync {
-            *sync_period = SimDuration::ZERO;
-        }
-        let mut wide_tolerance = hpa(CpuUtilization, 0.5, 1, 10);
-        if let AutoscalerSpec::Hpa { tolerance, .. } = &mut wide_tolerance {
-            *tolerance = 1.5;
-        }
-        let mut long_window = hpa(CpuUtilization, 0.5, 1, 10);
-        if let AutoscalerSpec::Hpa {
-            scale_down_stabilization,
-            ..
-        } = &mut long_window
-        {
-            *scale_down_stabilization = SimDuration::from_secs(7200);
-        }
+        let defaults = HpaSpec::with_defaults(CpuUtilization, 0.5, 1, 10);
+        let zero_sync = AutoscalerSpec::Hpa(HpaSpec {
+            sync_period: SimDuration::ZERO,
+            ..defaults.clone()
+        });
+        let wide_tolerance = AutoscalerSpec::Hpa(HpaSpec {
+            tolerance: 1.5,
+            ..defaults.clone()
+        });
+        let long_window = AutoscalerSpec::Hpa(HpaSpec {
+            scale_down_stabilization: SimDuration::from_secs(7200),
+            ..defaults
+        });
         let table = [
             (tt(CpuUtilization, 0.7, 1, 10), None),
             (tt(CpuUtilization, 70.0, 1, 10), Some("target")),
@@ -1079,7 +1071,7 @@ mod tests {
     /// at 40 the −10 % step (AAS user guide); exactly 50 is "unchanged" on both sides.
     #[test]
     fn steps_follow_the_documented_bounds() {
-        let AutoscalerSpec::StepScaling {
+        let StepScalingSpec {
             scale_out: Some(out),
             scale_in: Some(inward),
             ..
@@ -1130,7 +1122,7 @@ mod tests {
                 Some(15),
             ),
             (
-                aws_example(),
+                AutoscalerSpec::StepScaling(aws_example()),
                 "step_scaling requests_per_target tasks 1..100 PercentChangeInCapacity cooldown 5m \
                  period 1m out when > 50 (1/1, 3 steps) in when < 50 (1/1, 3 steps)",
                 Some(1),
@@ -1163,12 +1155,30 @@ mod tests {
             AdjustmentType::from_name("percent_change_in_capacity"),
             Some(AdjustmentType::PercentChangeInCapacity)
         );
-        let json = serde_json::to_string(&aws_example()).unwrap();
+        let json = serde_json::to_string(&AutoscalerSpec::StepScaling(aws_example())).unwrap();
         assert!(json.starts_with(r#"{"kind":"step_scaling","metric":"requests_per_target""#));
         assert!(json.contains(r#""comparison":">""#), "{json}");
         assert!(json.contains(r#""cooldown":"5m""#), "{json}");
         let hpa = serde_json::to_string(&AutoscalerSpec::hpa_default(CpuUtilization, 0.5, 1, 10))
             .unwrap();
         assert!(hpa.contains(r#""kind":"hpa""#) && hpa.contains(r#""tolerance":0.1"#));
+        // Newtype variants serialize their spec's fields inline, after the tag.
+        assert!(
+            hpa.starts_with(r#"{"kind":"hpa","metric":"cpu_utilization","target":0.5,"min":1,"#),
+            "{hpa}"
+        );
+        let tt = serde_json::to_string(&AutoscalerSpec::target_tracking_default(
+            CpuUtilization,
+            0.7,
+            2,
+            20,
+        ))
+        .unwrap();
+        assert!(
+            tt.starts_with(r#"{"kind":"target_tracking","metric":"cpu_utilization","target":0.7,"#),
+            "{tt}"
+        );
+        let custom = serde_json::to_string(&AutoscalerSpec::custom("nightly")).unwrap();
+        assert_eq!(custom, r#"{"kind":"custom","name":"nightly"}"#);
     }
 }

@@ -26,7 +26,7 @@
 
 use super::{
     AdjustmentType, AutoscalerSpec, ScaleDecision, ScalingMetric, ScalingView, ServiceAutoscaler,
-    StepAlarm, clamp_count, enforce_bounds, latest_value, within_window,
+    StepScalingSpec, clamp_count, enforce_bounds, latest_value, within_window,
 };
 use crate::time::{SimDuration, SimTime};
 
@@ -65,15 +65,8 @@ pub fn capacity_change(
 /// An ECS step scaling policy (one or two alarms) with its cooldown memory.
 #[derive(Debug, Clone)]
 pub struct StepScaling {
-    metric: ScalingMetric,
-    min: u32,
-    max: u32,
-    cooldown: SimDuration,
-    metric_period: SimDuration,
-    scale_out: Option<StepAlarm>,
-    scale_in: Option<StepAlarm>,
-    adjustment_type: AdjustmentType,
-    min_adjustment_magnitude: Option<u32>,
+    /// The validated parameters.
+    spec: StepScalingSpec,
     /// The running scale-out cooldown, if any.
     scale_out_cooldown: Option<ScaleOutCooldown>,
     /// The last scale-out or scale-in this policy decided.
@@ -94,26 +87,8 @@ impl StepScaling {
         spec.validate()
             .map_err(|(field, message)| format!("{field}: {message}"))?;
         match spec {
-            AutoscalerSpec::StepScaling {
-                metric,
-                min,
-                max,
-                cooldown,
-                metric_period,
-                scale_out,
-                scale_in,
-                adjustment_type,
-                min_adjustment_magnitude,
-            } => Ok(StepScaling {
-                metric: *metric,
-                min: *min,
-                max: *max,
-                cooldown: *cooldown,
-                metric_period: *metric_period,
-                scale_out: scale_out.clone(),
-                scale_in: scale_in.clone(),
-                adjustment_type: *adjustment_type,
-                min_adjustment_magnitude: *min_adjustment_magnitude,
+            AutoscalerSpec::StepScaling(spec) => Ok(StepScaling {
+                spec: spec.clone(),
                 scale_out_cooldown: None,
                 last_activity: None,
             }),
@@ -124,10 +99,10 @@ impl StepScaling {
     /// The change `adjustment` makes from `current`.
     fn change(&self, current: u32, adjustment: i64) -> i64 {
         capacity_change(
-            self.adjustment_type,
+            self.spec.adjustment_type,
             current,
             adjustment,
-            self.min_adjustment_magnitude,
+            self.spec.min_adjustment_magnitude,
         )
     }
 
@@ -146,8 +121,8 @@ impl StepScaling {
                 .map_or(view.desired, |cooldown| cooldown.base);
             let proposal = clamp_count(
                 i64::from(base) + self.change(base, adjustment),
-                self.min,
-                self.max,
+                self.spec.min,
+                self.spec.max,
             );
             let floor = self
                 .scale_out_cooldown
@@ -169,11 +144,15 @@ impl StepScaling {
         } else if change < 0 {
             if self
                 .last_activity
-                .is_some_and(|last| within_window(last, now, self.cooldown))
+                .is_some_and(|last| within_window(last, now, self.spec.cooldown))
             {
                 return None;
             }
-            let proposal = clamp_count(i64::from(view.desired) + change, self.min, self.max);
+            let proposal = clamp_count(
+                i64::from(view.desired) + change,
+                self.spec.min,
+                self.spec.max,
+            );
             if proposal >= view.desired {
                 return None;
             }
@@ -187,8 +166,8 @@ impl StepScaling {
             desired,
             reason: format!(
                 "step scaling: alarm {} {alarm}, step {adjustment} ({}): {} → {desired}",
-                self.metric.name(),
-                self.adjustment_type.name(),
+                self.spec.metric.name(),
+                self.spec.adjustment_type.name(),
                 view.desired
             ),
         })
@@ -197,29 +176,29 @@ impl StepScaling {
 
 impl ServiceAutoscaler for StepScaling {
     fn metric(&self) -> ScalingMetric {
-        self.metric
+        self.spec.metric
     }
 
     fn metric_period(&self) -> SimDuration {
-        self.metric_period
+        self.spec.metric_period
     }
 
     fn evaluation_interval(&self) -> SimDuration {
-        self.metric_period
+        self.spec.metric_period
     }
 
     fn evaluate(&mut self, view: &ScalingView<'_>) -> Option<ScaleDecision> {
-        if let Some(decision) = enforce_bounds(view, self.min, self.max, "step scaling") {
+        if let Some(decision) = enforce_bounds(view, self.spec.min, self.spec.max, "step scaling") {
             return Some(decision);
         }
         if self
             .scale_out_cooldown
-            .is_some_and(|cooldown| !within_window(cooldown.started, view.now, self.cooldown))
+            .is_some_and(|cooldown| !within_window(cooldown.started, view.now, self.spec.cooldown))
         {
             self.scale_out_cooldown = None;
         }
         let value = latest_value(view.datapoints)?;
-        let fired = [&self.scale_out, &self.scale_in]
+        let fired = [&self.spec.scale_out, &self.spec.scale_in]
             .into_iter()
             .flatten()
             .find(|alarm| alarm.in_alarm(view.datapoints))?;
@@ -235,7 +214,7 @@ impl ServiceAutoscaler for StepScaling {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::{secs, series, view};
-    use super::super::{Comparison, Step};
+    use super::super::{Comparison, Step, StepAlarm};
     use super::*;
     use AdjustmentType::{ChangeInCapacity, ExactCapacity, PercentChangeInCapacity};
 
@@ -483,17 +462,19 @@ mod tests {
             let decision = policy.evaluate(&view(secs(600), &points, desired, desired, desired));
             assert_eq!(decision.map(|d| d.desired), expected, "{case}");
         }
-        let mut minimum = StepScaling::from_spec(&AutoscalerSpec::StepScaling {
-            metric: ScalingMetric::RequestsPerTarget,
-            min: 1,
-            max: 20,
+        let mut minimum = StepScaling::from_spec(&AutoscalerSpec::StepScaling(StepScalingSpec {
             cooldown: MINUTE,
             metric_period: MINUTE,
-            scale_out: out(25.0),
-            scale_in: None,
-            adjustment_type: PercentChangeInCapacity,
             min_adjustment_magnitude: Some(2),
-        })
+            ..StepScalingSpec::with_defaults(
+                ScalingMetric::RequestsPerTarget,
+                1,
+                20,
+                PercentChangeInCapacity,
+                out(25.0),
+                None,
+            )
+        }))
         .unwrap();
         let points = series(&[60.0], MINUTE, secs(600));
         let decision = minimum.evaluate(&view(secs(600), &points, 4, 4, 4));

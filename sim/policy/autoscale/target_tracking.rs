@@ -29,7 +29,8 @@
 
 use super::{
     AutoscalerSpec, Datapoint, ScaleDecision, ScalingMetric, ScalingView, ServiceAutoscaler,
-    ceil_count, clamp_count, enforce_bounds, latest_all, latest_value, within_window,
+    TargetTrackingSpec, ceil_count, clamp_count, enforce_bounds, latest_all, latest_value,
+    within_window,
 };
 use crate::time::{SimDuration, SimTime};
 
@@ -43,14 +44,8 @@ pub const SCALE_IN_FACTOR: f64 = 0.9;
 /// An ECS target tracking scaling policy with its cooldown memory.
 #[derive(Debug, Clone)]
 pub struct TargetTracking {
-    metric: ScalingMetric,
-    target: f64,
-    min: u32,
-    max: u32,
-    scale_out_cooldown: SimDuration,
-    scale_in_cooldown: SimDuration,
-    disable_scale_in: bool,
-    metric_period: SimDuration,
+    /// The validated parameters.
+    spec: TargetTrackingSpec,
     /// The running scale-out cooldown, if any.
     cooldown: Option<ScaleOutCooldown>,
     /// The last scale-out or scale-in this policy decided.
@@ -70,25 +65,9 @@ impl TargetTracking {
     pub fn from_spec(spec: &AutoscalerSpec) -> Result<Self, String> {
         spec.validate()
             .map_err(|(field, message)| format!("{field}: {message}"))?;
-        match *spec {
-            AutoscalerSpec::TargetTracking {
-                metric,
-                target,
-                min,
-                max,
-                scale_out_cooldown,
-                scale_in_cooldown,
-                disable_scale_in,
-                metric_period,
-            } => Ok(TargetTracking {
-                metric,
-                target,
-                min,
-                max,
-                scale_out_cooldown,
-                scale_in_cooldown,
-                disable_scale_in,
-                metric_period,
+        match spec {
+            AutoscalerSpec::TargetTracking(spec) => Ok(TargetTracking {
+                spec: spec.clone(),
                 cooldown: None,
                 last_activity: None,
             }),
@@ -101,8 +80,8 @@ impl TargetTracking {
 
     /// ⌈capacity × value / target⌉ clamped to min/max.
     fn proportional(&self, capacity: u32, value: f64) -> u32 {
-        let wanted = ceil_count(f64::from(capacity) * value / self.target);
-        clamp_count(wanted as i64, self.min, self.max)
+        let wanted = ceil_count(f64::from(capacity) * value / self.spec.target);
+        clamp_count(wanted as i64, self.spec.min, self.spec.max)
     }
 
     fn scale_out(&mut self, view: &ScalingView<'_>, value: f64) -> Option<ScaleDecision> {
@@ -117,9 +96,9 @@ impl TargetTracking {
         let reason = format!(
             "target tracking: last {SCALE_OUT_DATAPOINTS} {} datapoints above target {}; \
              ceil({base} × {value} / {}) = {proposal}{}",
-            self.metric.name(),
-            self.target,
-            self.target,
+            self.spec.metric.name(),
+            self.spec.target,
+            self.spec.target,
             if self.cooldown.is_some() {
                 " (top-up within the scale-out cooldown)"
             } else {
@@ -144,10 +123,10 @@ impl TargetTracking {
     }
 
     fn scale_in(&mut self, view: &ScalingView<'_>, value: f64) -> Option<ScaleDecision> {
-        if self.disable_scale_in
+        if self.spec.disable_scale_in
             || self
                 .last_activity
-                .is_some_and(|last| within_window(last, view.now, self.scale_in_cooldown))
+                .is_some_and(|last| within_window(last, view.now, self.spec.scale_in_cooldown))
         {
             return None;
         }
@@ -162,10 +141,10 @@ impl TargetTracking {
             reason: format!(
                 "target tracking: last {SCALE_IN_DATAPOINTS} {} datapoints below {SCALE_IN_FACTOR} × \
                  target {}; ceil({} × {value} / {}) = {proposal}",
-                self.metric.name(),
-                self.target,
+                self.spec.metric.name(),
+                self.spec.target,
                 view.desired,
-                self.target
+                self.spec.target
             ),
         })
     }
@@ -173,36 +152,38 @@ impl TargetTracking {
     /// Whether the high (scale-out) alarm holds.
     fn high_alarm(&self, datapoints: &[Datapoint]) -> bool {
         latest_all(datapoints, SCALE_OUT_DATAPOINTS, |value| {
-            value > self.target
+            value > self.spec.target
         })
     }
 
     /// Whether the low (scale-in) alarm holds.
     fn low_alarm(&self, datapoints: &[Datapoint]) -> bool {
-        let threshold = SCALE_IN_FACTOR * self.target;
+        let threshold = SCALE_IN_FACTOR * self.spec.target;
         latest_all(datapoints, SCALE_IN_DATAPOINTS, |value| value < threshold)
     }
 }
 
 impl ServiceAutoscaler for TargetTracking {
     fn metric(&self) -> ScalingMetric {
-        self.metric
+        self.spec.metric
     }
 
     fn metric_period(&self) -> SimDuration {
-        self.metric_period
+        self.spec.metric_period
     }
 
     fn evaluation_interval(&self) -> SimDuration {
-        self.metric_period
+        self.spec.metric_period
     }
 
     fn evaluate(&mut self, view: &ScalingView<'_>) -> Option<ScaleDecision> {
-        if let Some(decision) = enforce_bounds(view, self.min, self.max, "target tracking") {
+        if let Some(decision) =
+            enforce_bounds(view, self.spec.min, self.spec.max, "target tracking")
+        {
             return Some(decision);
         }
         if self.cooldown.is_some_and(|cooldown| {
-            !within_window(cooldown.started, view.now, self.scale_out_cooldown)
+            !within_window(cooldown.started, view.now, self.spec.scale_out_cooldown)
         }) {
             self.cooldown = None;
         }
@@ -302,17 +283,15 @@ mod tests {
             let decision = policy.evaluate(&view(secs(900), &points, 10, 10, 10));
             assert_eq!(decision.map(|d| d.desired), expected, "at {value}");
         }
-        let mut disabled = TargetTracking::from_spec(&AutoscalerSpec::TargetTracking {
-            metric: ScalingMetric::RequestsPerTarget,
-            target: 30.0,
-            min: 1,
-            max: 20,
-            scale_out_cooldown: MINUTE,
-            scale_in_cooldown: MINUTE,
-            disable_scale_in: true,
-            metric_period: MINUTE,
-        })
-        .unwrap();
+        let mut disabled =
+            TargetTracking::from_spec(&AutoscalerSpec::TargetTracking(TargetTrackingSpec {
+                scale_out_cooldown: MINUTE,
+                scale_in_cooldown: MINUTE,
+                disable_scale_in: true,
+                metric_period: MINUTE,
+                ..TargetTrackingSpec::with_defaults(ScalingMetric::RequestsPerTarget, 30.0, 1, 20)
+            }))
+            .unwrap();
         let points = series(&[1.0; 15], MINUTE, secs(900));
         assert_eq!(
             disabled.evaluate(&view(secs(900), &points, 10, 10, 10)),
@@ -369,17 +348,14 @@ mod tests {
     /// No scale-in within the scale-in cooldown after a scale-out.
     #[test]
     fn scale_in_waits_for_the_cooldown_after_any_activity() {
-        let mut policy = TargetTracking::from_spec(&AutoscalerSpec::TargetTracking {
-            metric: ScalingMetric::CpuUtilization,
-            target: 0.5,
-            min: 1,
-            max: 10,
-            scale_out_cooldown: MINUTE,
-            scale_in_cooldown: SimDuration::from_secs(1200),
-            disable_scale_in: false,
-            metric_period: MINUTE,
-        })
-        .unwrap();
+        let mut policy =
+            TargetTracking::from_spec(&AutoscalerSpec::TargetTracking(TargetTrackingSpec {
+                scale_out_cooldown: MINUTE,
+                scale_in_cooldown: SimDuration::from_secs(1200),
+                metric_period: MINUTE,
+                ..TargetTrackingSpec::with_defaults(ScalingMetric::CpuUtilization, 0.5, 1, 10)
+            }))
+            .unwrap();
         let high = series(&[0.9; 3], MINUTE, secs(180));
         assert_eq!(
             policy
