@@ -281,6 +281,38 @@ pub enum Amount {
     Count(u32),
 }
 
+impl std::fmt::Display for Amount {
+    /// `25 %` or `1 task(s)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Amount::Percent(percent) => write!(f, "{percent} %"),
+            Amount::Count(tasks) => write!(f, "{tasks} task(s)"),
+        }
+    }
+}
+
+impl std::fmt::Display for RolloutStrategy {
+    /// `ECS rolling update (minimum healthy 50 %, maximum 100 %)` or the Kubernetes equivalent.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RolloutStrategy::Ecs {
+                minimum_healthy_percent,
+                maximum_percent,
+            } => write!(
+                f,
+                "ECS rolling update (minimum healthy {minimum_healthy_percent} %, maximum {maximum_percent} %)"
+            ),
+            RolloutStrategy::Kubernetes {
+                max_surge,
+                max_unavailable,
+            } => write!(
+                f,
+                "Kubernetes RollingUpdate (max surge {max_surge}, max unavailable {max_unavailable})"
+            ),
+        }
+    }
+}
+
 /// How old tasks give way to new ones.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -61,6 +61,38 @@ pub enum RateProfile {
     },
 }
 
+impl std::fmt::Display for RateProfile {
+    /// In words: `constant`, `steps (3 points)`, `spike from 5m: up 1m, hold 2m, down 1m, × 4`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RateProfile::Constant => write!(f, "constant"),
+            RateProfile::Steps { points } => write!(f, "steps ({} points)", points.len()),
+            RateProfile::Ramp { points } => write!(f, "ramp ({} points)", points.len()),
+            RateProfile::Spike {
+                start,
+                ramp_up,
+                hold,
+                ramp_down,
+                peak_factor,
+            } => write!(
+                f,
+                "spike from {start}: up {ramp_up}, hold {hold}, down {ramp_down}, × {peak_factor}"
+            ),
+            RateProfile::Diurnal {
+                period,
+                amplitude,
+                peak_at,
+            } => write!(
+                f,
+                "diurnal: period {period}, amplitude {amplitude}, peak at {peak_at}"
+            ),
+            RateProfile::Trace { file, points } => {
+                write!(f, "trace {file} ({} points)", points.len())
+            }
+        }
+    }
+}
+
 /// The workload: a base rate shaped by a profile.
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkloadSpec {

@@ -4,6 +4,7 @@
 use super::{Loaded, Scenario};
 use crate::cluster::LostTaskCalls;
 use crate::faults::FaultKind;
+use crate::policy::cluster_autoscale::ClusterAutoscalerSpec;
 use std::fmt::Write as _;
 
 /// A few lines per part of the scenario.
@@ -143,11 +144,29 @@ pub fn describe(loaded: &Loaded) -> String {
         );
     }
     if let Some(autoscaler) = &scenario.cluster_autoscaler {
-        let _ = writeln!(
-            out,
-            "cluster autoscaler: {}",
-            serde_json::to_string(autoscaler).unwrap_or_default()
-        );
+        let text = match autoscaler {
+            ClusterAutoscalerSpec::CapacityProvider {
+                node_group,
+                target_capacity,
+                evaluation_period,
+                scale_in_periods,
+                minimum_scaling_step_size,
+                maximum_scaling_step_size,
+            } => format!(
+                "ECS capacity provider on {}, target capacity {target_capacity} %, every {evaluation_period}, scale in after {scale_in_periods} periods below, steps of {minimum_scaling_step_size} to {maximum_scaling_step_size} instances",
+                cluster.node_groups[*node_group].name
+            ),
+            ClusterAutoscalerSpec::ClusterAutoscaler {
+                scan_interval,
+                scale_down_utilization_threshold,
+                scale_down_unneeded_time,
+                scale_down_delay_after_add,
+            } => format!(
+                "Kubernetes cluster autoscaler, scans every {scan_interval}, removes nodes under {} % requested for {scale_down_unneeded_time}, not within {scale_down_delay_after_add} of a scale-up",
+                scale_down_utilization_threshold * 100.0
+            ),
+        };
+        let _ = writeln!(out, "cluster autoscaler: {text}");
     }
     for rollout in &app.rollouts {
         let _ = writeln!(
@@ -163,7 +182,7 @@ pub fn describe(loaded: &Loaded) -> String {
             } else {
                 ""
             },
-            serde_json::to_string(&rollout.strategy).unwrap_or_default()
+            rollout.strategy
         );
         if let Some(alarm) = rollout.alarm {
             let _ = writeln!(out, "  deployment alarm: {alarm}");
@@ -172,8 +191,7 @@ pub fn describe(loaded: &Loaded) -> String {
     let _ = writeln!(
         out,
         "workload: base rate {}/s, profile {}",
-        scenario.workload.base_rate_per_sec,
-        serde_json::to_string(&scenario.workload.profile).unwrap_or_default()
+        scenario.workload.base_rate_per_sec, scenario.workload.profile
     );
     out
 }
@@ -264,6 +282,7 @@ mod tests {
             "    load shedding: calls that waited over 100ms",
             "at most 50 % of the replicas",
             "fault 0 at 2m: api's service time × 4 + 0s for 20s",
+            "workload: base rate 640/s, profile constant",
         ] {
             assert!(text.contains(line), "{line:?} not in:\n{text}");
         }
