@@ -731,14 +731,17 @@ mod tests {
                 ("audit".into(), None),
             ],
             cascade_depth: 2,
-            retry_amplification: vec![("api".into(), 3.117), ("db".into(), 1.0)],
+            retry_amplification: vec![("gateway->api".into(), 3.117), ("api->db".into(), 1.0)],
             max_retry_amplification: 3.117,
         };
         assert_eq!(
             cascaded_services(&spread, ";"),
             "checkout:1;frontend:2;audit"
         );
-        assert_eq!(retry_amplification(&spread), "api:3.12;db:1.00");
+        assert_eq!(
+            retry_amplification(&spread),
+            "gateway->api:3.12;api->db:1.00"
+        );
     }
 
     #[test]

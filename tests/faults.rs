@@ -369,3 +369,26 @@ fn random_faults_draw_from_their_own_stream_and_do_not_shift_the_workload() {
     assert_ne!(starts(&with[0]), starts(&with[1]));
     assert_eq!(starts(&with[0]), starts(&run(&with_faults)[0]));
 }
+
+#[test]
+fn retry_amplification_is_measured_on_each_caller_callee_edge() {
+    // The catalog is called by the frontend (browse) and by the cart (cart); half its calls fail
+    // and each failed attempt is retried up to twice: about 1 + 0.5 + 0.25 attempts per call.
+    let results = run(&[
+        FAULTS[4],
+        "app.components.catalog.resilience={ max_attempts = 3 }",
+    ]);
+    let spread = &results[0].faults[0].spread;
+    let edges: Vec<&str> = spread
+        .retry_amplification
+        .iter()
+        .map(|(edge, _)| edge.as_str())
+        .collect();
+    assert_eq!(edges, ["frontend->catalog", "cart->catalog"]);
+    for (edge, amplification) in &spread.retry_amplification {
+        assert!(
+            (1.5..2.0).contains(amplification),
+            "{edge}: {amplification}"
+        );
+    }
+}

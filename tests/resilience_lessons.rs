@@ -101,7 +101,7 @@ fn retries_without_a_budget_keep_failing_after_the_trigger_is_gone() {
     );
     assert_eq!(
         spread.retry_amplification,
-        [("api".to_string(), amplification)]
+        [("gateway->api".to_string(), amplification)]
     );
 }
 

@@ -60,10 +60,11 @@ pub struct FaultSpread {
     pub cascaded_services: Vec<(String, Option<u32>)>,
     /// The most hops among the cascaded services (0 when none cascaded).
     pub cascade_depth: u32,
-    /// Per component with a `resilience` table and first attempts in the window, in file order:
-    /// (first attempts + retries) / first attempts of the calls into it over the window.
+    /// Per remote call edge `caller->callee` into a component with a `resilience` table, with first
+    /// attempts in the window, in order of first appearance in the call trees: (first attempts +
+    /// retries) / first attempts of its calls over the window.
     pub retry_amplification: Vec<(String, f64)>,
-    /// The largest retry amplification (1 when no component has one).
+    /// The largest retry amplification (1 when no edge has one).
     pub max_retry_amplification: f64,
 }
 
@@ -143,8 +144,8 @@ impl World<'_> {
             "failed_rps",
             "served_error_share",
             "served_latency_mean_ms",
-            "call_attempts",
-            "call_retries",
+            "pair_attempts",
+            "pair_retries",
         ]);
         let mut records = self.fault_records.clone();
         let graph = service_graph(app);
@@ -275,16 +276,18 @@ impl World<'_> {
             .collect();
         cascaded.sort_by_key(|(name, hops)| (hops.unwrap_or(u32::MAX), name.clone()));
         let window_total = |subject, metric| window.sum(values_of(series, subject, metric));
-        let amplification: Vec<(String, f64)> = app
-            .components
+        let amplification: Vec<(String, f64)> = self
+            .call_pairs
+            .pairs
             .iter()
-            .filter(|spec| spec.resilience.is_some())
-            .filter_map(|spec| {
+            .zip(&self.call_pairs.names)
+            .filter(|((_, callee), _)| app.components[*callee].resilience.is_some())
+            .filter_map(|(_, name)| {
                 retry_amplification(
-                    window_total(&spec.name, "call_attempts"),
-                    window_total(&spec.name, "call_retries"),
+                    window_total(name, "pair_attempts"),
+                    window_total(name, "pair_retries"),
                 )
-                .map(|value| (spec.name.clone(), value))
+                .map(|value| (name.clone(), value))
             })
             .collect();
         FaultSpread {

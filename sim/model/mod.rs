@@ -420,6 +420,8 @@ struct World<'s> {
     edges: Vec<resilience::Edge>,
     /// The sampler's last view of each edge's counters.
     edge_sampled: Vec<[u64; resilience::COUNTERS]>,
+    /// The remote caller → callee pairs and their call counters.
+    call_pairs: resilience::CallPairs,
     /// Attempts in flight per (calling replica, callee component) with a bulkhead.
     bulkheads: HashMap<(u32, u32), u32>,
     lifecycle_key: u64,
@@ -593,6 +595,7 @@ impl<'s> World<'s> {
             edges: app.components.iter().map(resilience::Edge::new).collect(),
             edge_sampled: vec![[0; resilience::COUNTERS]; app.components.len()],
             bulkheads: HashMap::new(),
+            call_pairs: resilience::CallPairs::new(app),
             lifecycle_key: rng::stream_key(seed, replication, "lifecycle"),
             next_request_id: 0,
             requests: Vec::new(),

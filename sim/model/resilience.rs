@@ -37,6 +37,57 @@ impl Edge {
     }
 }
 
+/// The remote calls of the app's call trees as caller → callee component pairs: what retry
+/// amplification is measured on.
+#[derive(Debug, Clone, Default)]
+pub(super) struct CallPairs {
+    /// (caller component, callee component), in order of first appearance in the classes' trees.
+    pub(super) pairs: Vec<(usize, usize)>,
+    /// `caller->callee`, the pair's subject in the time series.
+    pub(super) names: Vec<String>,
+    /// Per class, per call-tree node: its pair's index (`NONE` for the entry and in-process calls).
+    of_node: Vec<Vec<u32>>,
+    /// Per pair: first attempts and retries sent, cumulative.
+    counts: Vec<[u64; 2]>,
+    /// The sampler's last view of `counts`.
+    sampled: Vec<[u64; 2]>,
+}
+
+impl CallPairs {
+    /// The remote caller → callee pairs of `app`'s trees.
+    pub(super) fn new(app: &crate::app::AppSpec) -> Self {
+        let mut pairs = CallPairs::default();
+        for class in &app.classes {
+            let nodes = &class.tree.nodes;
+            let mut of_node = vec![NONE; nodes.len()];
+            for node in nodes {
+                for &child in node.steps.iter().flatten() {
+                    let pair = (node.component, nodes[child].component);
+                    if !app.is_remote(pair.0, pair.1) {
+                        continue;
+                    }
+                    let index = match pairs.pairs.iter().position(|&p| p == pair) {
+                        Some(index) => index,
+                        None => {
+                            pairs.pairs.push(pair);
+                            pairs.names.push(format!(
+                                "{}->{}",
+                                app.components[pair.0].name, app.components[pair.1].name
+                            ));
+                            pairs.pairs.len() - 1
+                        }
+                    };
+                    of_node[child] = index as u32;
+                }
+            }
+            pairs.of_node.push(of_node);
+        }
+        pairs.counts = vec![[0; 2]; pairs.pairs.len()];
+        pairs.sampled = pairs.counts.clone();
+        pairs
+    }
+}
+
 const FIRST: usize = 0;
 const RETRIES: usize = 1;
 const TIMEOUTS: usize = 2;
@@ -63,12 +114,19 @@ impl World<'_> {
         let frame = self.frames[frame_index as usize];
         let component = self.call_node(&frame).component;
         let edge = &mut self.edges[component];
-        if frame.attempt <= 1 {
+        let first = frame.attempt <= 1;
+        if first {
             edge.counters[FIRST] += 1;
             edge.budget.record_attempt(now);
         } else {
             edge.counters[RETRIES] += 1;
         }
+        let class = self.requests[frame.request as usize].class as usize;
+        let pair = self.call_pairs.of_node[class][frame.node as usize];
+        if pair != NONE {
+            self.call_pairs.counts[pair as usize][usize::from(!first)] += 1;
+        }
+        let edge = &mut self.edges[component];
         let refusal = if let Some(breaker) = &mut edge.breaker
             && !breaker.allow(now)
         {
@@ -252,8 +310,25 @@ impl World<'_> {
         self.child_done(frame.parent, failure, queue);
     }
 
-    /// Per-interval call counters of components with a resilience policy, for the time series.
+    /// Per-interval call counters of components with a resilience policy, and of the caller →
+    /// callee pairs into them, for the time series.
     pub(super) fn sample_edges(&mut self, now: crate::time::SimTime) {
+        let components = &self.scenario.app.components;
+        for (pair, &(_, callee)) in self.call_pairs.pairs.iter().enumerate() {
+            if components[callee].resilience.is_none() {
+                continue;
+            }
+            let counts = self.call_pairs.counts[pair];
+            let previous = std::mem::replace(&mut self.call_pairs.sampled[pair], counts);
+            for (index, metric) in ["pair_attempts", "pair_retries"].into_iter().enumerate() {
+                self.timeseries.push(super::SeriesRow {
+                    time_s: now.as_secs_f64(),
+                    subject: self.call_pairs.names[pair].clone(),
+                    metric,
+                    value: (counts[index] - previous[index]) as f64,
+                });
+            }
+        }
         for (component, spec) in self.scenario.app.components.iter().enumerate() {
             if spec.resilience.is_none() {
                 continue;
@@ -270,5 +345,37 @@ impl World<'_> {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn quickstart_pairs(mode: &str) -> Vec<String> {
+        let overrides = [format!("app.deployment.mode={mode}")];
+        let loaded = crate::scenario::load(Path::new("scenarios/quickstart.toml"), &overrides)
+            .unwrap_or_else(|e| panic!("{e}"));
+        CallPairs::new(&loaded.scenario.app).names
+    }
+
+    #[test]
+    fn each_remote_caller_callee_pair_is_an_edge_of_its_own() {
+        // browse: frontend → catalog; cart: frontend → cart → catalog (half of the time);
+        // checkout: frontend → checkout → { cart ‖ payment }.
+        assert_eq!(
+            quickstart_pairs("microservices"),
+            [
+                "frontend->catalog",
+                "frontend->cart",
+                "cart->catalog",
+                "frontend->checkout",
+                "checkout->cart",
+                "checkout->payment",
+            ]
+        );
+        // In a monolith every call is in-process: no edge.
+        assert!(quickstart_pairs("monolith").is_empty());
     }
 }
