@@ -278,11 +278,9 @@ impl World<'_> {
         let window_total = |subject, metric| window.sum(values_of(series, subject, metric));
         let amplification: Vec<(String, f64)> = self
             .call_pairs
-            .pairs
+            .names
             .iter()
-            .zip(&self.call_pairs.names)
-            .filter(|((_, callee), _)| app.components[*callee].resilience.is_some())
-            .filter_map(|(_, name)| {
+            .filter_map(|name| {
                 retry_amplification(
                     window_total(name, "pair_attempts"),
                     window_total(name, "pair_retries"),

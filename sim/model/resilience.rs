@@ -37,12 +37,12 @@ impl Edge {
     }
 }
 
-/// The remote calls of the app's call trees as caller → callee component pairs: what retry
-/// amplification is measured on.
+/// The remote calls of the app's call trees into components with a resilience policy, as caller →
+/// callee component pairs: what retry amplification is measured on.
 #[derive(Debug, Clone, Default)]
 pub(super) struct CallPairs {
     /// (caller component, callee component), in order of first appearance in the classes' trees.
-    pub(super) pairs: Vec<(usize, usize)>,
+    pairs: Vec<(usize, usize)>,
     /// `caller->callee`, the pair's subject in the time series.
     pub(super) names: Vec<String>,
     /// Per class, per call-tree node: its pair's index (`NONE` for the entry and in-process calls).
@@ -54,7 +54,8 @@ pub(super) struct CallPairs {
 }
 
 impl CallPairs {
-    /// The remote caller → callee pairs of `app`'s trees.
+    /// The remote caller → callee pairs of `app`'s trees whose callee has a resilience policy
+    /// (the others never retry).
     pub(super) fn new(app: &crate::app::AppSpec) -> Self {
         let mut pairs = CallPairs::default();
         for class in &app.classes {
@@ -63,7 +64,8 @@ impl CallPairs {
             for node in nodes {
                 for &child in node.steps.iter().flatten() {
                     let pair = (node.component, nodes[child].component);
-                    if !app.is_remote(pair.0, pair.1) {
+                    if !app.is_remote(pair.0, pair.1) || app.components[pair.1].resilience.is_none()
+                    {
                         continue;
                     }
                     let index = match pairs.pairs.iter().position(|&p| p == pair) {
@@ -313,11 +315,7 @@ impl World<'_> {
     /// Per-interval call counters of components with a resilience policy, and of the caller →
     /// callee pairs into them, for the time series.
     pub(super) fn sample_edges(&mut self, now: crate::time::SimTime) {
-        let components = &self.scenario.app.components;
-        for (pair, &(_, callee)) in self.call_pairs.pairs.iter().enumerate() {
-            if components[callee].resilience.is_none() {
-                continue;
-            }
+        for pair in 0..self.call_pairs.names.len() {
             let counts = self.call_pairs.counts[pair];
             let previous = std::mem::replace(&mut self.call_pairs.sampled[pair], counts);
             for (index, metric) in ["pair_attempts", "pair_retries"].into_iter().enumerate() {
@@ -354,7 +352,10 @@ mod tests {
     use std::path::Path;
 
     fn quickstart_pairs(mode: &str) -> Vec<String> {
-        let overrides = [format!("app.deployment.mode={mode}")];
+        let mut overrides = vec![format!("app.deployment.mode={mode}")];
+        for component in ["catalog", "cart", "checkout", "payment"] {
+            overrides.push(format!("app.components.{component}.resilience={{}}"));
+        }
         let loaded = crate::scenario::load(Path::new("scenarios/quickstart.toml"), &overrides)
             .unwrap_or_else(|e| panic!("{e}"));
         CallPairs::new(&loaded.scenario.app).names
@@ -377,5 +378,8 @@ mod tests {
         );
         // In a monolith every call is in-process: no edge.
         assert!(quickstart_pairs("monolith").is_empty());
+        // Only calls into components with a resilience policy can retry.
+        let loaded = crate::scenario::load(Path::new("scenarios/quickstart.toml"), &[]).unwrap();
+        assert!(CallPairs::new(&loaded.scenario.app).names.is_empty());
     }
 }
