@@ -123,10 +123,12 @@ impl World<'_> {
         } else {
             edge.counters[RETRIES] += 1;
         }
-        let class = self.requests[frame.request as usize].class as usize;
-        let pair = self.call_pairs.of_node[class][frame.node as usize];
-        if pair != NONE {
-            self.call_pairs.counts[pair as usize][usize::from(!first)] += 1;
+        if !self.call_pairs.names.is_empty() {
+            let class = self.requests[frame.request as usize].class as usize;
+            let pair = self.call_pairs.of_node[class][frame.node as usize];
+            if pair != NONE {
+                self.call_pairs.counts[pair as usize][usize::from(!first)] += 1;
+            }
         }
         let edge = &mut self.edges[component];
         let refusal = if let Some(breaker) = &mut edge.breaker
