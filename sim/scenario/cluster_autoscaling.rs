@@ -5,7 +5,9 @@ use super::raw::RawClusterAutoscaler;
 use super::source::{Problem, did_you_mean};
 use super::validate::{Checked, optional_duration, require};
 use crate::cluster::{ClusterSpec, LaunchType};
-use crate::policy::cluster_autoscale::ClusterAutoscalerSpec;
+use crate::policy::cluster_autoscale::{
+    CapacityProviderSpec, ClusterAutoscalerSpec, KubernetesAutoscalerSpec,
+};
 
 /// ECS's bounds of a capacity provider's scaling step sizes (1 to 10,000 instances).
 const MAX_STEP_SIZE: u32 = 10_000;
@@ -150,16 +152,16 @@ pub(super) fn validate_cluster_autoscaler(
                     "must be at least 1",
                 ));
             }
-            ClusterAutoscalerSpec::CapacityProvider {
+            ClusterAutoscalerSpec::CapacityProvider(CapacityProviderSpec {
                 node_group,
                 target_capacity: target_capacity(raw.target_capacity, path)?,
                 evaluation_period: positive(&raw.evaluation_period, "evaluation_period", "60s")?,
                 scale_in_periods,
                 minimum_scaling_step_size: minimum,
                 maximum_scaling_step_size: maximum,
-            }
+            })
         }
-        _ => ClusterAutoscalerSpec::ClusterAutoscaler {
+        _ => ClusterAutoscalerSpec::ClusterAutoscaler(KubernetesAutoscalerSpec {
             scan_interval: positive(&raw.scan_interval, "scan_interval", "10s")?,
             scale_down_utilization_threshold: utilization_threshold(
                 raw.scale_down_utilization_threshold,
@@ -175,7 +177,7 @@ pub(super) fn validate_cluster_autoscaler(
                 &format!("{path}.scale_down_delay_after_add"),
                 "10m",
             )?,
-        },
+        }),
     })
 }
 

@@ -4,7 +4,9 @@
 use super::{Loaded, Scenario};
 use crate::cluster::LostTaskCalls;
 use crate::faults::FaultKind;
-use crate::policy::cluster_autoscale::ClusterAutoscalerSpec;
+use crate::policy::cluster_autoscale::{
+    CapacityProviderSpec, ClusterAutoscalerSpec, KubernetesAutoscalerSpec,
+};
 use std::fmt::Write as _;
 
 /// A few lines per part of the scenario.
@@ -145,23 +147,23 @@ pub fn describe(loaded: &Loaded) -> String {
     }
     if let Some(autoscaler) = &scenario.cluster_autoscaler {
         let text = match autoscaler {
-            ClusterAutoscalerSpec::CapacityProvider {
+            ClusterAutoscalerSpec::CapacityProvider(CapacityProviderSpec {
                 node_group,
                 target_capacity,
                 evaluation_period,
                 scale_in_periods,
                 minimum_scaling_step_size,
                 maximum_scaling_step_size,
-            } => format!(
+            }) => format!(
                 "ECS capacity provider on {}, target capacity {target_capacity} %, every {evaluation_period}, scale in after {scale_in_periods} periods below, steps of {minimum_scaling_step_size} to {maximum_scaling_step_size} instances",
                 cluster.node_groups[*node_group].name
             ),
-            ClusterAutoscalerSpec::ClusterAutoscaler {
+            ClusterAutoscalerSpec::ClusterAutoscaler(KubernetesAutoscalerSpec {
                 scan_interval,
                 scale_down_utilization_threshold,
                 scale_down_unneeded_time,
                 scale_down_delay_after_add,
-            } => format!(
+            }) => format!(
                 "Kubernetes cluster autoscaler, scans every {scan_interval}, removes nodes under {} % requested for {scale_down_unneeded_time}, not within {scale_down_delay_after_add} of a scale-up",
                 scale_down_utilization_threshold * 100.0
             ),

@@ -4,20 +4,20 @@
 //! of empty instances (facts/domain.md §2).
 
 use super::{
-    ClusterAction, ClusterAutoscaler, ClusterAutoscalerSpec, ClusterScalingView, nodes_needed,
+    CapacityProviderSpec, ClusterAction, ClusterAutoscaler, ClusterScalingView, nodes_needed,
 };
 use crate::cluster::state::NodeLifecycle;
 
 /// Managed scaling of one node group.
 #[derive(Debug)]
 pub struct CapacityProvider {
-    spec: ClusterAutoscalerSpec,
+    spec: CapacityProviderSpec,
     periods_below: u32,
 }
 
 impl CapacityProvider {
-    /// A capacity provider for a `CapacityProvider` spec.
-    pub fn new(spec: ClusterAutoscalerSpec) -> Self {
+    /// A capacity provider with these settings.
+    pub fn new(spec: CapacityProviderSpec) -> Self {
         CapacityProvider {
             spec,
             periods_below: 0,
@@ -27,17 +27,14 @@ impl CapacityProvider {
 
 impl ClusterAutoscaler for CapacityProvider {
     fn evaluate(&mut self, view: &ClusterScalingView<'_>) -> Vec<ClusterAction> {
-        let ClusterAutoscalerSpec::CapacityProvider {
+        let CapacityProviderSpec {
             node_group,
             target_capacity,
             scale_in_periods,
             minimum_scaling_step_size,
             maximum_scaling_step_size,
             ..
-        } = self.spec
-        else {
-            unreachable!("built from a capacity provider spec")
-        };
+        } = self.spec;
         let group = &view.groups[node_group];
         let nodes = view.cluster.nodes();
         let running = view.active_nodes(node_group);

@@ -3,7 +3,7 @@
 //! threshold for the unneeded time and whose pods fit on other nodes (facts/domain.md §2, CA FAQ).
 
 use super::{
-    ClusterAction, ClusterAutoscaler, ClusterAutoscalerSpec, ClusterScalingView, fits_template,
+    ClusterAction, ClusterAutoscaler, ClusterScalingView, KubernetesAutoscalerSpec, fits_template,
     nodes_needed,
 };
 use crate::cluster::state::{NodeLifecycle, Resources};
@@ -13,14 +13,14 @@ use std::collections::BTreeMap;
 /// The cluster autoscaler's memory: when each node became unneeded, and the last scale-up.
 #[derive(Debug)]
 pub struct KubernetesClusterAutoscaler {
-    spec: ClusterAutoscalerSpec,
+    spec: KubernetesAutoscalerSpec,
     unneeded_since: BTreeMap<usize, SimTime>,
     last_scale_up: Option<SimTime>,
 }
 
 impl KubernetesClusterAutoscaler {
-    /// An autoscaler for a `ClusterAutoscaler` spec.
-    pub fn new(spec: ClusterAutoscalerSpec) -> Self {
+    /// A cluster autoscaler with these settings.
+    pub fn new(spec: KubernetesAutoscalerSpec) -> Self {
         KubernetesClusterAutoscaler {
             spec,
             unneeded_since: BTreeMap::new(),
@@ -31,15 +31,12 @@ impl KubernetesClusterAutoscaler {
 
 impl ClusterAutoscaler for KubernetesClusterAutoscaler {
     fn evaluate(&mut self, view: &ClusterScalingView<'_>) -> Vec<ClusterAction> {
-        let ClusterAutoscalerSpec::ClusterAutoscaler {
+        let KubernetesAutoscalerSpec {
             scale_down_utilization_threshold,
             scale_down_unneeded_time,
             scale_down_delay_after_add,
             ..
-        } = self.spec
-        else {
-            unreachable!("built from a cluster autoscaler spec")
-        };
+        } = self.spec;
         let nodes = view.cluster.nodes();
         // Scale up: pods pending that a new node would fit; nodes already booting absorb some.
         if !view.pending.is_empty() {

@@ -18,52 +18,58 @@ use serde::Serialize;
 #[serde(tag = "policy", rename_all = "snake_case")]
 pub enum ClusterAutoscalerSpec {
     /// ECS capacity provider managed scaling on one node group.
-    CapacityProvider {
-        /// The node group it manages (index).
-        node_group: usize,
-        /// Target capacity, percent in [1, 100]: 100 keeps no spare instance.
-        target_capacity: f64,
-        /// How often CapacityProviderReservation is computed (60 s).
-        evaluation_period: SimDuration,
-        /// Consecutive periods below target before scaling in (15).
-        scale_in_periods: u32,
-        /// Fewest instances added or removed at once (1).
-        minimum_scaling_step_size: u32,
-        /// Most instances added or removed at once (10,000).
-        maximum_scaling_step_size: u32,
-    },
+    CapacityProvider(CapacityProviderSpec),
     /// The Kubernetes cluster autoscaler over every node group.
-    ClusterAutoscaler {
-        /// How often it scans (10 s).
-        scan_interval: SimDuration,
-        /// A node is underused below this share of cpu and memory requested (0.5).
-        scale_down_utilization_threshold: f64,
-        /// How long a node must be underused before removal (10 min).
-        scale_down_unneeded_time: SimDuration,
-        /// No scale-down this long after a scale-up (10 min).
-        scale_down_delay_after_add: SimDuration,
-    },
+    ClusterAutoscaler(KubernetesAutoscalerSpec),
+}
+
+/// ECS capacity provider managed scaling, as a scenario sets it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapacityProviderSpec {
+    /// The node group it manages (index).
+    pub node_group: usize,
+    /// Target capacity, percent in [1, 100]: 100 keeps no spare instance.
+    pub target_capacity: f64,
+    /// How often CapacityProviderReservation is computed (60 s).
+    pub evaluation_period: SimDuration,
+    /// Consecutive periods below target before scaling in (15).
+    pub scale_in_periods: u32,
+    /// Fewest instances added or removed at once (1).
+    pub minimum_scaling_step_size: u32,
+    /// Most instances added or removed at once (10,000).
+    pub maximum_scaling_step_size: u32,
+}
+
+/// The Kubernetes cluster autoscaler, as a scenario sets it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KubernetesAutoscalerSpec {
+    /// How often it scans (10 s).
+    pub scan_interval: SimDuration,
+    /// A node is underused below this share of cpu and memory requested (0.5).
+    pub scale_down_utilization_threshold: f64,
+    /// How long a node must be underused before removal (10 min).
+    pub scale_down_unneeded_time: SimDuration,
+    /// No scale-down this long after a scale-up (10 min).
+    pub scale_down_delay_after_add: SimDuration,
 }
 
 impl ClusterAutoscalerSpec {
     /// How often the model asks it.
     pub fn interval(&self) -> SimDuration {
         match self {
-            ClusterAutoscalerSpec::CapacityProvider {
-                evaluation_period, ..
-            } => *evaluation_period,
-            ClusterAutoscalerSpec::ClusterAutoscaler { scan_interval, .. } => *scan_interval,
+            ClusterAutoscalerSpec::CapacityProvider(spec) => spec.evaluation_period,
+            ClusterAutoscalerSpec::ClusterAutoscaler(spec) => spec.scan_interval,
         }
     }
 
     /// A fresh autoscaler of this spec.
     pub fn build(&self) -> Box<dyn ClusterAutoscaler> {
         match self {
-            ClusterAutoscalerSpec::CapacityProvider { .. } => {
-                Box::new(CapacityProvider::new(self.clone()))
+            ClusterAutoscalerSpec::CapacityProvider(spec) => {
+                Box::new(CapacityProvider::new(spec.clone()))
             }
-            ClusterAutoscalerSpec::ClusterAutoscaler { .. } => {
-                Box::new(KubernetesClusterAutoscaler::new(self.clone()))
+            ClusterAutoscalerSpec::ClusterAutoscaler(spec) => {
+                Box::new(KubernetesClusterAutoscaler::new(spec.clone()))
             }
         }
     }
