@@ -895,35 +895,16 @@ mod tests {
     use super::*;
     use ScalingMetric::{CpuUtilization, RequestsPerTarget};
 
-    fn step(lower: Option<f64>, upper: Option<f64>, adjustment: f64) -> Step {
-        Step::new(lower, upper, adjustment)
-    }
-
     /// The AAS user guide's example: threshold 50, PercentChangeInCapacity.
     fn aws_example() -> StepScalingSpec {
+        let (out, inward) = super::super::testkit::aws_step_alarms();
         StepScalingSpec::with_defaults(
             RequestsPerTarget,
             1,
             100,
             AdjustmentType::PercentChangeInCapacity,
-            Some(StepAlarm::new(
-                Comparison::Greater,
-                50.0,
-                vec![
-                    step(Some(0.0), Some(10.0), 0.0),
-                    step(Some(10.0), Some(20.0), 10.0),
-                    step(Some(20.0), None, 30.0),
-                ],
-            )),
-            Some(StepAlarm::new(
-                Comparison::Less,
-                50.0,
-                vec![
-                    step(Some(-10.0), Some(0.0), 0.0),
-                    step(Some(-20.0), Some(-10.0), -10.0),
-                    step(None, Some(-20.0), -30.0),
-                ],
-            )),
+            Some(out),
+            Some(inward),
         )
     }
 

@@ -242,32 +242,10 @@ mod tests {
         .unwrap()
     }
 
-    /// The AAS user guide's example: threshold 50; out [0, 10) 0 %, [10, 20) +10 %, [20, ∞) +30 %;
-    /// in (−10, 0] 0 %, (−20, −10] −10 %, (−∞, −20] −30 %.
+    /// The AAS user guide's example (`testkit::aws_step_alarms`) with these bounds.
     fn aws_example(min: u32, max: u32) -> StepScaling {
-        policy(
-            PercentChangeInCapacity,
-            min,
-            max,
-            Some(StepAlarm::new(
-                Comparison::Greater,
-                50.0,
-                vec![
-                    step(Some(0.0), Some(10.0), 0.0),
-                    step(Some(10.0), Some(20.0), 10.0),
-                    step(Some(20.0), None, 30.0),
-                ],
-            )),
-            Some(StepAlarm::new(
-                Comparison::Less,
-                50.0,
-                vec![
-                    step(Some(-10.0), Some(0.0), 0.0),
-                    step(Some(-20.0), Some(-10.0), -10.0),
-                    step(None, Some(-20.0), -30.0),
-                ],
-            )),
-        )
+        let (out, inward) = super::super::testkit::aws_step_alarms();
+        policy(PercentChangeInCapacity, min, max, Some(out), Some(inward))
     }
 
     /// (adjustment type, current, adjustment, min magnitude, expected change): the AAS user guide's

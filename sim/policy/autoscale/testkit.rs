@@ -1,8 +1,34 @@
 //! Test helpers: datapoint series, views, and a small closed loop (a service with a fixed demand
 //! whose tasks become ready after a delay) for convergence tests.
 
-use super::{Datapoint, ScalingView, ServiceAutoscaler};
+use super::{Comparison, Datapoint, ScalingView, ServiceAutoscaler, Step, StepAlarm};
 use crate::time::{SimDuration, SimTime};
+
+/// The AAS user guide's step scaling example, threshold 50: (scale-out alarm: [0, 10) 0 %,
+/// [10, 20) +10 %, [20, ∞) +30 %; scale-in alarm: (−10, 0] 0 %, (−20, −10] −10 %, (−∞, −20] −30 %).
+pub(super) fn aws_step_alarms() -> (StepAlarm, StepAlarm) {
+    let step = Step::new;
+    (
+        StepAlarm::new(
+            Comparison::Greater,
+            50.0,
+            vec![
+                step(Some(0.0), Some(10.0), 0.0),
+                step(Some(10.0), Some(20.0), 10.0),
+                step(Some(20.0), None, 30.0),
+            ],
+        ),
+        StepAlarm::new(
+            Comparison::Less,
+            50.0,
+            vec![
+                step(Some(-10.0), Some(0.0), 0.0),
+                step(Some(-20.0), Some(-10.0), -10.0),
+                step(None, Some(-20.0), -30.0),
+            ],
+        ),
+    )
+}
 
 /// The instant `s` seconds into the run.
 pub(super) fn secs(s: u64) -> SimTime {
