@@ -1,6 +1,7 @@
 //! Cluster autoscaling in the model: asks the cluster autoscaler on its interval, launches the nodes
 //! it wants, and drains the nodes it removes (their tasks are stopped and rescheduled elsewhere).
 
+use super::fleet::Removal;
 use super::{Event, NONE, NodeRuntime, TaskPhase, World};
 use crate::cluster::state::{NodeLifecycle, TaskRequest};
 use crate::engine::EventQueue;
@@ -98,14 +99,7 @@ impl World<'_> {
                 self.tasks[t as usize].node == node as u32 && self.tasks[t as usize].phase.is_live()
             })
             .collect();
-        let services: Vec<usize> = on_node
-            .iter()
-            .map(|&t| self.tasks[t as usize].service as usize)
-            .collect();
-        for task in on_node {
-            self.stop_task(task, now, queue);
-        }
-        self.restore_desired(services, queue);
+        self.remove_and_replace(on_node, Removal::Stop, queue);
         self.terminate_if_drained(node, now);
     }
 

@@ -4,6 +4,7 @@
 //! deployment, see `rollouts.rs`). Each occurrence of the plan — a fault that happens once, or one
 //! occurrence of a random process — is injected on its own. `containment.rs` measures what they did.
 
+use super::fleet::Removal;
 use super::{Event, NONE, NodeRuntime, TaskPhase, World};
 use crate::cluster::state::NodeLifecycle;
 use crate::engine::EventQueue;
@@ -155,16 +156,13 @@ impl World<'_> {
                     );
                     self.cluster.set_lifecycle(node, NodeLifecycle::Draining);
                     let draining = self.live_tasks_on(node);
-                    let mut services: Vec<usize> = Vec::new();
                     for &task in &draining {
                         let service = self.tasks[task as usize].service as usize;
                         if !record.services.contains(&service) {
                             record.services.push(service);
                         }
-                        services.push(service);
-                        self.stop_task(task, now, queue);
                     }
-                    self.restore_desired(services, queue);
+                    self.remove_and_replace(draining, Removal::Stop, queue);
                     self.spot_nodes[index] = Some(node);
                 }
                 None => {
@@ -271,14 +269,7 @@ impl World<'_> {
         let subject = self.fault_subject(index);
         self.log(now, "fault_started", &subject, detail);
         self.fault_records.push(record);
-        let services: Vec<usize> = victims
-            .iter()
-            .map(|&t| self.tasks[t as usize].service as usize)
-            .collect();
-        for task in victims {
-            self.crash_task(task, lost, queue);
-        }
-        self.restore_desired(services, queue);
+        self.remove_and_replace(victims, Removal::Crash { lost }, queue);
     }
 
     pub(super) fn on_fault_ends(&mut self, index: usize, queue: &mut EventQueue<Event>) {
@@ -338,14 +329,7 @@ impl World<'_> {
                         record.tasks_crashed += remaining.len() as u32;
                     }
                     self.crash_node(node, queue);
-                    let services: Vec<usize> = remaining
-                        .iter()
-                        .map(|&t| self.tasks[t as usize].service as usize)
-                        .collect();
-                    for task in remaining {
-                        self.crash_task(task, true, queue);
-                    }
-                    self.restore_desired(services, queue);
+                    self.remove_and_replace(remaining, Removal::Crash { lost: true }, queue);
                     self.launch_replacement(node, None, queue);
                 }
             }

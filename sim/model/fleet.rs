@@ -19,6 +19,15 @@ const BOOT: u64 = 2;
 const FARGATE_START: u64 = 3;
 const CONTAINER_START: u64 = 4;
 
+/// How `remove_and_replace` takes tasks away.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Removal {
+    /// Gracefully: they leave their balancer and finish their calls.
+    Stop,
+    /// At once; `lost` when their node went down with them.
+    Crash { lost: bool },
+}
+
 impl World<'_> {
     /// Creates the initial nodes and tasks: warm (ready and healthy at time zero) or cold (booting
     /// nodes, tasks through the whole lifecycle).
@@ -190,13 +199,24 @@ impl World<'_> {
         index
     }
 
-    /// Brings each named service (in index order, once each) back to its desired count, after
-    /// tasks of theirs were stopped or crashed.
-    pub(super) fn restore_desired(
+    /// Takes `tasks` away — each stopped gracefully, or crashed (`lost`: with its node) — then
+    /// brings each of their services (in index order, once each) back to its desired count.
+    pub(super) fn remove_and_replace(
         &mut self,
-        mut services: Vec<usize>,
+        tasks: Vec<u32>,
+        removal: Removal,
         queue: &mut EventQueue<Event>,
     ) {
+        let mut services: Vec<usize> = tasks
+            .iter()
+            .map(|&t| self.tasks[t as usize].service as usize)
+            .collect();
+        for task in tasks {
+            match removal {
+                Removal::Stop => self.stop_task(task, queue.now(), queue),
+                Removal::Crash { lost } => self.crash_task(task, lost, queue),
+            }
+        }
         services.sort_unstable();
         services.dedup();
         for service in services {
