@@ -16,7 +16,7 @@ use criterion::{
 use fleetsim::cluster::catalog::{Arch, OsFamily};
 use fleetsim::cluster::state::{ClusterState, NodeLifecycle, NodeState, Resources, TaskRequest};
 use fleetsim::policy::placement::{
-    Decision, EcsChain, PlacementPolicy, PlacementSpec, Registry, parse_constraint, parse_strategy,
+    Decision, EcsChain, PlacementPolicy, PlacementSpec, Registry, parse_strategy,
 };
 use fleetsim::rng::stream;
 use rand_chacha::ChaCha8Rng;
@@ -178,16 +178,7 @@ impl Churn {
 }
 
 fn ecs(strategies: &[&str], constraints: &[&str]) -> PlacementSpec {
-    PlacementSpec::Ecs {
-        strategies: strategies
-            .iter()
-            .map(|s| parse_strategy(s).unwrap())
-            .collect(),
-        constraints: constraints
-            .iter()
-            .map(|c| parse_constraint(c).unwrap())
-            .collect(),
-    }
+    PlacementSpec::ecs(strategies, constraints).unwrap()
 }
 
 /// Makes a fresh policy for one benchmark.

@@ -187,16 +187,7 @@ mod tests {
     use super::*;
 
     fn chain(strategies: &[&str], constraints: &[&str]) -> PlacementSpec {
-        PlacementSpec::Ecs {
-            strategies: strategies
-                .iter()
-                .map(|s| parse_strategy(s).unwrap())
-                .collect(),
-            constraints: constraints
-                .iter()
-                .map(|c| parse_constraint(c).unwrap())
-                .collect(),
-        }
+        PlacementSpec::ecs(strategies, constraints).unwrap()
     }
 
     /// Zones a, b, c; every node 4 vCPU / 16 GiB. Free (cpu millis / GiB), tasks of service 0, team:

@@ -452,6 +452,22 @@ pub enum PlacementSpec {
 }
 
 impl PlacementSpec {
+    /// An ECS chain from strategies and constraints as a scenario writes them, e.g.
+    /// `ecs(&["spread(zone)", "binpack(memory)"], &["distinctInstance"])`; the first that does not
+    /// parse is the error.
+    pub fn ecs(strategies: &[&str], constraints: &[&str]) -> Result<Self, String> {
+        Ok(PlacementSpec::Ecs {
+            strategies: strategies
+                .iter()
+                .map(|s| parse_strategy(s))
+                .collect::<Result<_, _>>()?,
+            constraints: constraints
+                .iter()
+                .map(|c| parse_constraint(c))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
     /// ECS's default for a service with no strategy: `spread(attribute:ecs.availability-zone)`.
     pub fn ecs_default() -> Self {
         PlacementSpec::Ecs {

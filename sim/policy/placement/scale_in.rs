@@ -84,17 +84,11 @@ fn uniform_index_if_needed(rng: &mut ChaCha8Rng, bound: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::ClusterBuilder;
-    use super::super::{SpreadField, TopologySpread, Unsatisfiable, parse_strategy};
+    use super::super::{SpreadField, TopologySpread, Unsatisfiable};
     use super::*;
 
     fn ecs(strategies: &[&str]) -> PlacementSpec {
-        PlacementSpec::Ecs {
-            strategies: strategies
-                .iter()
-                .map(|s| parse_strategy(s).unwrap())
-                .collect(),
-            constraints: Vec::new(),
-        }
+        PlacementSpec::ecs(strategies, &[]).unwrap()
     }
 
     /// Zones a, b. Free (cpu millis / GiB): n0 a 3000/4 · n1 a 1000/12 · n2 b 2000/8.

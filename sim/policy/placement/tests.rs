@@ -15,16 +15,7 @@ fn rng() -> ChaCha8Rng {
 }
 
 fn ecs(strategies: &[&str], constraints: &[&str]) -> PlacementSpec {
-    PlacementSpec::Ecs {
-        strategies: strategies
-            .iter()
-            .map(|s| parse_strategy(s).unwrap())
-            .collect(),
-        constraints: constraints
-            .iter()
-            .map(|c| parse_constraint(c).unwrap())
-            .collect(),
-    }
+    PlacementSpec::ecs(strategies, constraints).unwrap()
 }
 
 fn kubernetes(
@@ -617,4 +608,13 @@ fn the_test_services_cover_the_seeds() {
     const { assert!(SERVICES > 3) };
     let cluster = seeded_cluster(&[(0, (2, 4), (8, 8), 2, 9, 2, [2, 2, 2])]);
     assert_eq!(cluster.nodes()[0].free(), Resources::default());
+}
+
+#[test]
+fn an_ecs_spec_from_text_reports_the_first_part_that_does_not_parse() {
+    assert!(
+        PlacementSpec::ecs(&["spread(zone)", "binpack(memory)"], &["distinctInstance"]).is_ok()
+    );
+    assert!(PlacementSpec::ecs(&["spred(zone)"], &[]).is_err());
+    assert!(PlacementSpec::ecs(&[], &["distinct"]).is_err());
 }
