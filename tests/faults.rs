@@ -372,23 +372,47 @@ fn random_faults_draw_from_their_own_stream_and_do_not_shift_the_workload() {
 
 #[test]
 fn retry_amplification_is_measured_on_each_caller_callee_edge() {
-    // The catalog is called by the frontend (browse) and by the cart (cart); half its calls fail
-    // and each failed attempt is retried up to twice: about 1 + 0.5 + 0.25 attempts per call.
+    // The catalog is called by the frontend (browse) and by the cart (cart); while the fault lasts
+    // half its calls fail and each failed attempt is retried up to twice, so a first attempt brings
+    // X retries with P(X = 0) = 0.5, P(X = 1) = 0.25, P(X = 2) = 0.25: E[X] = 0.75, Var[X] = 0.6875.
     let results = run(&[
         FAULTS[4],
         "app.components.catalog.resilience={ max_attempts = 3 }",
     ]);
-    let spread = &results[0].faults[0].spread;
+    let result = &results[0];
+    let fault = &result.faults[0];
+    let spread = &fault.spread;
     let edges: Vec<&str> = spread
         .retry_amplification
         .iter()
         .map(|(edge, _)| edge.as_str())
         .collect();
     assert_eq!(edges, ["frontend->catalog", "cart->catalog"]);
+    // The window also holds the interval ending at the start and any after the fault's end, whose
+    // first attempts bring no retries: between (fault length / window length) × E[X] and E[X] per
+    // first attempt, within 3 standard errors of the mean of that many first attempts.
+    let quickstart = scenario::load(Path::new(QUICKSTART), &[]).unwrap().scenario;
+    let interval_s = quickstart.run.metrics_interval.as_secs_f64();
+    let start_s = fault.started.as_secs_f64();
+    let fault_s = (fault.ended - fault.started).as_secs_f64();
+    let window_end_s = start_s + fault_s.max(fault.time_to_recover_s);
     for (edge, amplification) in &spread.retry_amplification {
+        let first_attempts: f64 = result
+            .timeseries
+            .iter()
+            .filter(|row| {
+                row.subject == *edge
+                    && row.metric == "pair_attempts"
+                    && row.time_s >= start_s
+                    && row.time_s <= window_end_s + 1e-9
+            })
+            .map(|row| row.value)
+            .sum();
+        let tolerance = 3.0 * (0.6875 / first_attempts).sqrt();
+        let share = fault_s / (window_end_s - start_s + interval_s);
         assert!(
-            (1.5..2.0).contains(amplification),
-            "{edge}: {amplification}"
+            *amplification >= 1.0 + share * 0.75 - tolerance && *amplification <= 1.75 + tolerance,
+            "{edge}: {amplification} (share {share}, ± {tolerance})"
         );
     }
 }
