@@ -513,7 +513,7 @@ impl World<'_> {
             self.services[service].live -= 1;
         }
         if phase == TaskPhase::Healthy {
-            self.deactivate(task, now);
+            self.count_unhealthy(task, now);
         }
         if !lost {
             self.leave_rotation(task);

@@ -318,7 +318,7 @@ impl World<'_> {
                 self.finish_stop(task, now, queue);
             }
             TaskPhase::Healthy => {
-                self.deactivate(task, now);
+                self.count_unhealthy(task, now);
                 self.leave_rotation(task);
                 self.tasks[task as usize].phase = TaskPhase::Stopping;
                 let replica = &self.replicas[task as usize];
@@ -335,7 +335,7 @@ impl World<'_> {
     }
 
     /// A healthy task stops counting as healthy (it stops or dies).
-    pub(super) fn deactivate(&mut self, task: u32, now: SimTime) {
+    pub(super) fn count_unhealthy(&mut self, task: u32, now: SimTime) {
         let service = &mut self.services[self.tasks[task as usize].service as usize];
         service.healthy.change(now, -1);
     }
